@@ -12,7 +12,7 @@ output drops it), because on GitHub and PyPI the README is the project's front p
 Images that cells output are written to `<readme stem>_files/` next to README.md, as `nbdev_readme` does.
 """
 from __future__ import annotations
-import argparse, difflib, sys, tempfile
+import argparse, re, difflib, sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,6 +38,9 @@ def render_readme(root: Path) -> tuple[str, dict[str, bytes], Path]:
     body, res = MarkdownExporter(config=c).from_notebook_node(
         nb, resources={'output_files_dir': files_dir, 'unique_key': 'README'})
     text = body.strip() + '\n'
+    # pictures referenced from nbs/index.ipynb as images/x.png live in nbs/images/: point the README at them
+    nbs_rel = src.parent.resolve().relative_to(root.resolve()).as_posix()
+    text = re.sub(r'(\]\(|src=")(images/)', lambda m: f'{m.group(1)}{nbs_rel}/{m.group(2)}', text)
     return text, {k: v for k, v in (res.get('outputs') or {}).items()}, src
 
 

@@ -165,6 +165,8 @@ class Learner:
                  config: dict | None = None, # the run's configuration, saved in every checkpoint
                  opt_kwargs: dict | None = None, # extra keyword arguments for the optimizers
                 ):
+        if max_grad_norm is not None and not (math.isfinite(max_grad_norm) and max_grad_norm > 0):
+            raise ValueError(f"max_grad_norm must be a finite number > 0 or None, got {max_grad_norm}")
         self.accelerator = _accelerator(device, mixed_precision, seed)
         self.raw_model, self.dls, self.lr, self.sched_fn = model, dls, lr, sched
         self.max_grad_norm, self.seed, self.config = max_grad_norm, seed, dict(config or {})
@@ -199,7 +201,7 @@ class Learner:
             raise NonFiniteLossError(f"non-finite {what} ({', '.join(bad)}) at epoch {self.epoch}, step {self.step}: {vals}. "
                                      "Training stopped; checkpoints on disk are from the last good epoch.")
     def backward(self, loss: torch.Tensor): self.accelerator.backward(loss)
-    def clip_gradients(self, params) -> torch.Tensor:
+    def clip_gradients(self, params, terms: dict | None = None) -> torch.Tensor:
         "Compute (and with `max_grad_norm`, clip) the gradient norm; raises `NonFiniteLossError` when it is NaN or inf."
         params = [p for p in params if p.grad is not None]
         if not params: return torch.tensor(0.)
@@ -207,7 +209,7 @@ class Learner:
         if self.accelerator.mixed_precision == 'fp16':   # the grad scaler skips inf steps by design
             return self.accelerator.clip_grad_norm_(params, max_norm) if self.max_grad_norm else torch.tensor(0.)
         norm = self.accelerator.clip_grad_norm_(params, max_norm)
-        self.check_finite(dict(grad_norm=torch.as_tensor(norm)), 'gradient')
+        self.check_finite(dict(grad_norm=torch.as_tensor(norm), **(terms or {})), 'gradient')
         return norm
     def opt_step(self, i: int = 0):
         "Step optimizer `i`, its scheduler, and zero its gradients."
@@ -221,7 +223,7 @@ class Learner:
         terms = self.raw_model.loss_terms(x, self.model(x))
         self.check_finite(terms)
         self.backward(terms['loss'])
-        self.clip_gradients(self.raw_model.parameters())
+        self.clip_gradients(self.raw_model.parameters(), terms)
         self.opt_step(0)
         return terms
     def valid_step(self, x) -> dict:
@@ -279,9 +281,11 @@ class Learner:
         self.n_epochs = epochs
         steps = epochs * len(self.train_dl)
         if self.sched_fn is not None and not self.scheds: self.scheds = [self.sched_fn(o, steps) for o in self.opts]
-        if resume is not None: self._restore(load_checkpoint(resume))
+        ck = load_checkpoint(resume) if resume is not None else None
+        if ck is not None: self._restore(ck)
         try:
             self.callback('before_fit')
+            if ck is not None: _set_rng_state(ck['rng'])   # callbacks may draw random numbers in before_fit (ImagesCB iterates a DataLoader)
             for self.epoch in range(self.start_epoch, epochs):
                 try:
                     self._set_epoch_seed()
@@ -401,6 +405,9 @@ class CheckpointCB(Callback):
         learn = self.learn
         learn.accelerator.wait_for_everyone()
         if not learn.is_main: return
+        bad = [k for k, v in learn.metrics.items() if isinstance(v, float) and not math.isfinite(v)]
+        if bad: raise NonFiniteLossError(f"non-finite {', '.join(bad)} after epoch {learn.epoch}: training stopped; "
+                                         f"{self.dir/'last.pt'} is kept from the last good epoch")
         v = learn.metrics.get(self.monitor, math.inf)
         improved = v < learn.best
         if improved: learn.best = v
