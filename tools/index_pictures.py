@@ -1,0 +1,46 @@
+"""Take one picture per chapter for the index page (and README): a chosen image output of each chapter notebook,
+saved with its real-run outputs, written to nbs/images/CHAPTER.png as a thumbnail.
+
+Usage: python tools/index_pictures.py            # every chapter listed in PICKS
+A notebook cell whose source contains the marker comment `#| index_picture` (or, failing that, the first cell with an
+image output) gives the picture."""
+import base64, io, json, sys
+from pathlib import Path
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+NBS, OUT = ROOT/'nbs', ROOT/'nbs'/'images'
+MAX_W, MAX_H = 720, 300
+# Which image output of each chapter (0 = the notebook's first image output) shows the chapter best.
+PICKS = {'00_core': 0, '01_data': 3, '02_learner': 0, '03_autoencoder': 1, '04_vae': 7, '05_vae_evaluation': 0,
+         '06_perceptual_loss': 2, '07_desubpixel_resnet': 2, '90_cli': 1}
+
+def images(cells):
+    "Every image output of `cells`, in order, as bytes."
+    for c in cells:
+        for o in c.get('outputs', []):
+            data = o.get('data', {})
+            for mime in ('image/png', 'image/gif'):
+                if mime in data: yield base64.b64decode(''.join(data[mime]) if isinstance(data[mime], list) else data[mime])
+
+def pick_image(nb_path: Path):
+    "The image output named in `PICKS`, else the first of a cell marked `#| index_picture`, else the notebook's first."
+    cells = [c for c in json.loads(nb_path.read_text())['cells'] if c['cell_type'] == 'code']
+    if nb_path.stem in PICKS:
+        ims = list(images(cells))
+        if PICKS[nb_path.stem] < len(ims): return ims[PICKS[nb_path.stem]]
+    marked = [c for c in cells if 'index_picture' in ''.join(c['source'])]
+    return next(images(marked), None) or next(images(cells), None)
+
+def main(names=None):
+    OUT.mkdir(exist_ok=True)
+    nbs = sorted(p for p in NBS.glob('[0-9]*.ipynb') if not names or p.stem in names)
+    for nb in nbs:
+        raw = pick_image(nb)
+        if raw is None: print(f'{nb.name}: no image output'); continue
+        im = Image.open(io.BytesIO(raw)); im.seek(0); im = im.convert('RGB')
+        im.thumbnail((MAX_W, MAX_H))
+        dst = OUT/f'{nb.stem}.png'; im.save(dst, optimize=True)
+        print(f'{nb.name} -> {dst.relative_to(ROOT)} {im.size}')
+
+if __name__ == '__main__': main(sys.argv[1:])
