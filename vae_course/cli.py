@@ -176,7 +176,7 @@ def train(model: str = 'ae', # a name from `MODELS`
                   max_grad_norm=max_grad_norm, lr_schedule=lr_schedule, hparams=hp,
                   n_train=info.n_train, n_valid=info.n_valid, n_params=net.n_params(), vae_course=vae_course.__version__)
     sched = dict(constant=None, two_phase=two_phase_lr(lr, lr / 20), one_cycle=one_cycle_lr(lr))[lr_schedule]
-    cbs = [ProgressCB(bar=progress), CSVLoggerCB(out/'metrics.csv'), LossPlotCB(out/'loss_curves.png'),
+    cbs = ([ProgressCB()] if progress else []) + [CSVLoggerCB(out/'metrics.csv'), LossPlotCB(out/'loss_curves.png'),
            ImagesCB(out), CheckpointCB(out/'checkpoints')]
     learn = Learner(net, dls, lr=lr, cbs=cbs, sched=sched, max_grad_norm=max_grad_norm, device=device,
                     mixed_precision=mixed_precision, seed=seed, config=config)
@@ -240,7 +240,7 @@ def _add_train_args(p: argparse.ArgumentParser):
     p.add_argument('--limit', type=_positive_int, default=None, help='use at most this many training images')
     p.add_argument('--num-workers', type=_nonneg_int, default=0, help='DataLoader worker processes (default: 0)')
     p.add_argument('--resume', action='store_true', help='continue the run in --out from checkpoints/last.pt')
-    p.add_argument('--quiet', action='store_true', help='no progress bars or per-epoch lines')
+    p.add_argument('--quiet', action='store_true', help='no progress bars or per-epoch lines (the one-line summary at the end stays)')
     g = p.add_argument_group('model hyperparameters (each applies to the models listed)')
     seen = {}
     for spec in MODELS.values():
