@@ -31,6 +31,7 @@ class AELossMixin:
         z = self.encode(x)['z']
         raw = self.decoder(z)
         return dict(z=z, raw=raw, x_hat=self.output(raw))
+    def encode(self, x): self.check_input(x); return dict(z=self.encoder(x))
     def output(self, raw): return torch.sigmoid(raw) if self.loss == 'bce' else raw
     def decode(self, z): return self.output(self.decoder(z))
     def loss_terms(self, x, out):
@@ -55,10 +56,6 @@ class MLPAutoencoder(AELossMixin, AEModel):
         self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden // 2), nn.ReLU(),
                                      nn.Linear(hidden // 2, hidden), nn.ReLU(),
                                      nn.Linear(hidden, n), nn.Unflatten(1, self.shape))    # -> (B, C, H, W) logits
-    def encode(self, x):
-        if tuple(x.shape[1:]) != self.shape:
-            raise ValueError(f"{type(self).__name__} expects images of shape (B, {', '.join(map(str, self.shape))}), got {tuple(x.shape)}")
-        return dict(z=self.encoder(x))
 
 # %% ../nbs/03_autoencoder.ipynb #b1bebc75
 def n_downsamplings(image_size: int, max_down: int = 4, min_size: int = 4) -> int:
@@ -85,11 +82,7 @@ class ConvAutoencoder(AELossMixin, AEModel):
         for a, b in zip(chs[:-1], chs[1:]): enc += [nn.Conv2d(a, b, 3, stride=2, padding=1), nn.ReLU()]   # halves H and W
         self.encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(chs[-1] * s * s, latent_dim))
         dec = [nn.Linear(latent_dim, chs[-1] * s * s), nn.ReLU(), nn.Unflatten(1, (chs[-1], s, s))]
-        for a, b in zip(chs[:0:-1], chs[-2::-1]):
-            dec += [nn.ConvTranspose2d(a, b if b != channels else a, 4, stride=2, padding=1), nn.ReLU()]   # doubles H and W
+        for a, b in zip(chs[:0:-1], chs[-2:0:-1] + [chs[1]]):          # the last stage keeps chs[1] channels
+            dec += [nn.ConvTranspose2d(a, b, 4, stride=2, padding=1), nn.ReLU()]   # doubles H and W
         dec += [nn.Conv2d(chs[1], channels, 3, padding=1)]              # a 3x3 conv to `channels` logits
         self.decoder = nn.Sequential(*dec)
-    def encode(self, x):
-        if tuple(x.shape[1:]) != self.shape:
-            raise ValueError(f"{type(self).__name__} expects images of shape (B, {', '.join(map(str, self.shape))}), got {tuple(x.shape)}")
-        return dict(z=self.encoder(x))

@@ -4,13 +4,13 @@
 
 # %% ../nbs/90_cli.ipynb #66724a5e
 from __future__ import annotations
-import os, sys, json, time, argparse, importlib, pkgutil, math, warnings, errno, shutil
+import os, sys, json, time, argparse, importlib, pkgutil, math, errno, shutil
 from pathlib import Path
 import torch
 import vae_course
 from .core import *
 from .learner import *
-from .data import get_dataloaders, DATASETS, DataInfo
+from .data import get_dataloaders, DATASETS
 
 # %% auto #0
 __all__ = ['LR_SCHEDULES', 'load_all_modules', 'ImagesCB', 'UsageError', 'check_dataset', 'check_out', 'check_space',
@@ -107,11 +107,9 @@ def build_model(config: dict):
     return MODELS[config['model']].factory(channels=config['channels'], image_size=config['image_size'],
                                            latent_dim=config['latent_dim'], **config.get('hparams', {}))
 
-def load_model(path: str | Path, map_location='cpu', best: bool = False):
-    "Load a trained model from a checkpoint file or a run folder (`best.pt` when `best`, else `last.pt`), in eval mode."
-    path = Path(path)
-    if path.is_dir(): path = path/'checkpoints'/('best.pt' if best else 'last.pt')
-    ck = load_checkpoint(path, map_location=map_location)
+def load_model(path: str | Path | dict, map_location='cpu', best: bool = False):
+    "Load a trained model from a checkpoint file, a run folder (`best.pt` when `best`, else `last.pt`) or a checkpoint already loaded, in eval mode."
+    ck = path if isinstance(path, dict) else load_checkpoint(checkpoint_file(path, best), map_location=map_location)
     model = build_model(ck['config'])
     model.load_state_dict(ck['model'])
     return model.eval()
@@ -185,7 +183,7 @@ def train(model: str = 'ae', # a name from `MODELS`
         print(f"training {model} ({net.n_params():,} parameters) on {dataset} ({info.n_train:,} train / {info.n_valid:,} valid "
               f"images, {info.channels}x{info.image_size}x{info.image_size}) for {epochs} epochs on {learn.device} -> {out}")
     t0 = time.perf_counter()
-    learn.fit(epochs, resume=last if resume else None)
+    learn.fit(epochs, resume=prev_ck if resume else None)   # the checkpoint read above, not a second read
     learn.wall_time = time.perf_counter() - t0
     if learn.is_main and learn.history:
         h = learn.history[-1]

@@ -4,7 +4,8 @@
 
 # %% ../nbs/00_core.ipynb #a9f9f38d
 from __future__ import annotations
-import os, random, math, json
+import os, random, math
+from contextlib import contextmanager
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -16,7 +17,7 @@ from IPython.display import Markdown
 
 # %% auto #0
 __all__ = ['IN_TEST', 'MODELS', 'COMMANDS', 'get_device', 'set_seed', 'to_unit_range', 'show_images', 'save_image_grid',
-           'ModelSpec', 'register_model', 'CommandSpec', 'register_command', 'table']
+           'atomic_target', 'ModelSpec', 'register_model', 'CommandSpec', 'register_command', 'table']
 
 # %% ../nbs/00_core.ipynb #1b204e7c
 IN_TEST = bool(os.environ.get('IN_TEST'))  # True under `nbdev_test`: notebooks then run a reduced workload
@@ -114,6 +115,20 @@ def save_image_grid(ims: torch.Tensor, # (B, C, H, W) images in `value_range`
     if ims.ndim != 4: raise ValueError(f"expected images of shape (B, C, H, W), got {tuple(ims.shape)}")
     vutils.save_image(to_unit_range(ims.cpu(), value_range), str(path), nrow=nrow, padding=padding)
     return path
+
+# %% ../nbs/00_core.ipynb #0e4f3779
+@contextmanager
+def atomic_target(path: str | Path): # the file to write
+    """Context manager: yields a temporary path beside `path`; write it inside the block. On a clean exit the file is
+    fsynced and renamed over `path` (its folder is created); on an error `path` is left as it was. The temporary
+    file is removed either way."""
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
+    try:
+        yield tmp
+        with open(tmp, 'rb') as f: os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
 
 # %% ../nbs/00_core.ipynb #9de0a691
 @dataclass

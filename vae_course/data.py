@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from .core import atomic_target
 from urllib.parse import urlparse
 import numpy as np
 import torch
@@ -71,10 +72,7 @@ def _file_lock(path: Path):
 def _copy_if_missing(src: Path, dst: Path):
     "Copy `src` to `dst` unless a file of the same size is there; atomic (a partial copy is never visible)."
     if dst.is_file() and dst.stat().st_size == src.stat().st_size: return
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f'.{dst.name}.{os.getpid()}.tmp')
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    with atomic_target(dst) as tmp: shutil.copyfile(src, tmp)
 
 def _not_found(name: str, folder: Path, files, why: str) -> DataNotFoundError:
     "The error for a data set whose files are missing."

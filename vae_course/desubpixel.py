@@ -12,8 +12,8 @@ from torch import nn
 import torch.nn.functional as F
 from .core import *
 from .learner import *
-from .vae import VAEModel, head_to_logvar
-from .perceptual import PerceptualVAEMixin, PERCEPTUAL_KINDS
+from .vae import VAEModel
+from .perceptual import PerceptualVAEMixin
 
 # %% auto #0
 __all__ = ['RESAMPLING', 'ResBlock', 'res_blocks', 'desubpixel_stages', 'DesubpixelEncoder', 'DesubpixelDecoder', 'DesubpixelVAE']
@@ -161,8 +161,8 @@ class DesubpixelDecoder(nn.Module):
 class DesubpixelVAE(PerceptualVAEMixin, VAEModel):
     """Beta-VAE with the reference's desubpixel encoder and mirrored PixelShuffle decoder, for `(B, channels, image_size,
     image_size)` images in [-1, 1] (tanh output, Gaussian likelihood with unit variance). `loss = beta_rec * rec +
-    lambda_perceptual * perc + beta_kl * kl`, all per image, means over the batch. Raises `vae_course.cli.UsageError`
-    (a `ValueError`) for a size that is not `final_size * 2^k` or an unknown `perceptual`/`resample`."""
+    lambda_perceptual * perc + beta_kl * kl`, all per image, means over the batch. Raises `ValueError` (which
+    `vae_course train` reports as a bad argument) for a size that is not `final_size * 2^k` or an unknown `perceptual`/`resample`."""
     value_range = (-1., 1.)
     def __init__(self, channels: int = 3, image_size: int = 64, latent_dim: int = 128,
                  n_blocks: int = 5, # residual blocks per stage (the reference: 5)
@@ -176,14 +176,11 @@ class DesubpixelVAE(PerceptualVAEMixin, VAEModel):
                  slope: float = 0.01, # LeakyReLU negative slope
                 ):
         super().__init__()
-        from vae_course.cli import UsageError   # a ValueError that the command line reports on one line, exit code 2
-        try:
-            self.init_vae(likelihood='gaussian', beta_kl=beta_kl, beta_rec=beta_rec)
-            self.init_perceptual(perceptual, lambda_perceptual)
-            kw = dict(n_blocks=n_blocks, base_channels=base_channels, final_size=final_size, resample=resample, slope=slope)
-            self.encoder = DesubpixelEncoder(channels, image_size, latent_dim, **kw)
-            self.decoder = DesubpixelDecoder(channels, image_size, latent_dim, **kw)
-        except ValueError as e: raise UsageError(str(e)) from e
+        self.init_vae(likelihood='gaussian', beta_kl=beta_kl, beta_rec=beta_rec)
+        self.init_perceptual(perceptual, lambda_perceptual)
+        kw = dict(n_blocks=n_blocks, base_channels=base_channels, final_size=final_size, resample=resample, slope=slope)
+        self.encoder = DesubpixelEncoder(channels, image_size, latent_dim, **kw)
+        self.decoder = DesubpixelDecoder(channels, image_size, latent_dim, **kw)
         self.latent_dim, self.shape = latent_dim, (channels, image_size, image_size)
     def encode(self, x: torch.Tensor) -> dict:
         "`dict(mu, logvar)`, each `(B, latent_dim)`, of images `(B, C, H, W)` in [-1, 1]. Raises `ValueError` for another shape."

@@ -7,11 +7,11 @@ from __future__ import annotations
 import sys, math, json, time, argparse
 from pathlib import Path
 import torch
-import torch.nn.functional as F
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 from .core import *
 from .learner import *
 from .vae import *
+from .vae import _randn
 
 # %% auto #0
 __all__ = ['iwae_bound', 'bits_per_dim', 'evaluate']
@@ -37,7 +37,7 @@ def iwae_bound(model: VAEModel, # a VAE: `encode`, `decode_raw` and `log_likelih
     chunks, done = [], 0
     while done < k:
         kc = min(batch_k, k - done)
-        eps = torch.randn((kc, *mu.shape), generator=generator, device=generator.device if generator is not None else mu.device).to(mu.device)
+        eps = _randn((kc, *mu.shape), mu, generator)
         z = mu + std * eps                                                            # (kc, B, D)
         log_q = (-0.5 * (eps.pow(2) + logvar + math.log(2 * math.pi))).sum(-1)         # (kc, B) log q(z|x)
         log_p = (-0.5 * (z.pow(2) + math.log(2 * math.pi))).sum(-1)                    # (kc, B) log p(z)
@@ -56,10 +56,9 @@ def bits_per_dim(nats, # NLL in nats per image (a float or a tensor)
                  value_range: tuple = (0., 1.), # pixel range of the data, for 'gaussian'
                 ):
     "bits/dim of an NLL: nats / (ln 2 * C*H*W); for a Gaussian density, first add C*H*W * log(256 / (hi - lo)) (8-bit bins)."
-    n = math.prod(image_shape)
-    if likelihood == 'gaussian': nats = nats + n * math.log(256 / (value_range[1] - value_range[0]))
+    if likelihood == 'gaussian': nats = nats + math.prod(image_shape) * math.log(256 / (value_range[1] - value_range[0]))
     elif likelihood != 'bernoulli': raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}")
-    return nats / (math.log(2) * n)
+    return nats_to_bits_per_dim(nats, image_shape)
 
 # %% ../nbs/05_vae_evaluation.ipynb #36ac79e4
 def _batches(dl):
@@ -90,7 +89,7 @@ def evaluate(model: AEModel, # a trained model; VAEs get likelihoods, every mode
         if len(x) == 0: break
         x = x.to(dev).float()
         if is_vae:
-            xb = model.binarize_batch(x, g) if model.binarize else x
+            xb = model.binarize_batch(x, g)
             out = model(xb, sample=True, generator=g)
             rec = -model.log_likelihood(xb, out['raw'])
             kl = kl_divergence(out['mu'], out['logvar'])
@@ -131,8 +130,7 @@ def _evaluate_args(p: argparse.ArgumentParser):
 def _run_evaluate(args) -> int:
     from vae_course.cli import UsageError, load_model, check_dataset
     from vae_course.data import get_dataloaders
-    path = Path(args.checkpoint).expanduser()
-    if path.is_dir(): path = path/'checkpoints'/('best.pt' if args.best else 'last.pt')
+    path = checkpoint_file(args.checkpoint, args.best)
     if not path.is_file(): raise UsageError(f"--checkpoint: no checkpoint at {path}")
     if args.nll_samples < 0: raise UsageError(f"--nll-samples must be >= 0, got {args.nll_samples}")
     if args.limit is not None and args.limit < 1: raise UsageError(f"--limit must be >= 1, got {args.limit}")
@@ -140,8 +138,8 @@ def _run_evaluate(args) -> int:
     try: dev = get_device(args.device)
     except ValueError as e: raise UsageError(str(e)) from e
     ck = load_checkpoint(path)
-    cfg = json.loads(ck['config']) if isinstance(ck['config'], str) else ck['config']
-    model = load_model(path, map_location='cpu').to(dev)
+    cfg = ck['config']
+    model = load_model(ck).to(dev)
     dataset = check_dataset(args.dataset or cfg['dataset'])
     dls = get_dataloaders(dataset, batch_size=args.batch_size, image_size=cfg['image_size'], channels=cfg['channels'],
                           value_range=tuple(cfg.get('value_range', model.value_range)), seed=cfg.get('seed', 0))

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset, DataLoader
 from .core import *
 from .learner import *
-from .vae import VAEModel, ConvVAE, reparameterize, kl_divergence
+from .vae import VAEModel, reparameterize, kl_divergence
+from .vae import _randn as _noise
 
 # %% auto #0
 __all__ = ['TOY_DATASETS', 'INTROVAE_HPARAMS', 'squared_error', 'frozen', 'sample_toy', 'toy_dataloaders', 'ToyVAE',
@@ -105,11 +106,6 @@ class ToyVAE(VAEModel):
         self.body = _mlp(dim, None, hidden, n_layers)                        # (B, dim) -> (B, hidden)
         self.mu_head, self.logvar_head = nn.Linear(hidden, latent_dim), nn.Linear(hidden, latent_dim)
         self.decoder = _mlp(latent_dim, dim, hidden, n_layers)               # (B, latent_dim) -> (B, dim)
-    def encode(self, x):
-        self.check_input(x)
-        h = self.body(x)
-        return dict(mu=self.mu_head(h), logvar=self.logvar_head(h))
-    def decode_raw(self, z): return self.decoder(z)
 
 # %% ../nbs/08_introvae.ipynb #27d7bdf7
 @torch.no_grad()
@@ -128,16 +124,20 @@ def neg_elbo_det(model, # a VAE-like model with `encode` -> mu, logvar and `deco
     model.train(was)
     return torch.cat(out)
 
+def _grid_log_u(model, radius: float, n: int):
+    "`(xs (n,), log_u (n*n,), log_z)`: -`neg_elbo_det` on an n x n grid over the square and its log-normalizer (cell area included)."
+    xs = torch.linspace(-radius, radius, n)
+    yy, xx = torch.meshgrid(xs, xs, indexing='ij')
+    logu = -neg_elbo_det(model, torch.stack([xx.flatten(), yy.flatten()], 1))
+    return xs, logu, torch.logsumexp(logu, 0) + math.log((2 * radius / (n - 1)) ** 2)
+
 def grid_log_density(model, # as in `neg_elbo_det`
                      radius: float, # the square is [-radius, radius]^2
                      n: int = 200, # grid points per side
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "`(xs (n,), ys (n,), log_p (n, n))`: log of exp(-`neg_elbo_det`) normalized to integrate to 1 over the square (nats); `log_p[i, j]` is at (xs[j], ys[i])."
-    xs = torch.linspace(-radius, radius, n)
-    yy, xx = torch.meshgrid(xs, xs, indexing='ij')
-    logu = -neg_elbo_det(model, torch.stack([xx.flatten(), yy.flatten()], 1))
-    cell = (2 * radius / (n - 1)) ** 2
-    return xs, xs.clone(), (logu - torch.logsumexp(logu, 0) - math.log(cell)).view(n, n)
+    xs, logu, log_z = _grid_log_u(model, radius, n)
+    return xs, xs.clone(), (logu - log_z).view(n, n)
 
 def grid_log_likelihood(model, # as in `neg_elbo_det`
                         x: torch.Tensor, # (N, 2) test points
@@ -145,10 +145,7 @@ def grid_log_likelihood(model, # as in `neg_elbo_det`
                         n: int = 200, # grid points per side
                        ) -> float:
     "Mean over `x` of log p_grid(x), the model's exp(-`neg_elbo_det`) normalized over the square: nats per point, higher is better."
-    xs = torch.linspace(-radius, radius, n)
-    yy, xx = torch.meshgrid(xs, xs, indexing='ij')
-    logu = -neg_elbo_det(model, torch.stack([xx.flatten(), yy.flatten()], 1))
-    log_z = torch.logsumexp(logu, 0) + math.log((2 * radius / (n - 1)) ** 2)
+    _, _, log_z = _grid_log_u(model, radius, n)
     return float((-neg_elbo_det(model, x) - log_z).mean())
 
 def histogram_divergences(real: torch.Tensor, # (N, 2) data points
@@ -185,11 +182,6 @@ def toy_scores(model, # a trained 2D model with `sample` and `encode`/`decode_ra
 # %% ../nbs/08_introvae.ipynb #39ccbf18
 class KLFakeBelowRealWarning(UserWarning):
     "KL(fake) stayed below KL(real) for many steps: the encoder no longer separates generated from real data."
-
-def _noise(shape, like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    "N(0, I) noise of `shape` with the dtype and device of `like`, from `generator` (any device) when given."
-    if generator is None: return torch.randn(shape, dtype=like.dtype, device=like.device)
-    return torch.randn(shape, generator=generator, device=generator.device, dtype=like.dtype).to(like.device)
 
 class IntrospectiveVAE(AEModel):
     """Base class of the IntroVAE family: wraps a Gaussian-likelihood `VAEModel` (its `decode_raw` gives data, not
@@ -257,7 +249,6 @@ class IntrospectiveVAE(AEModel):
         learn.check_finite(td)
         learn.backward(td['loss_d'])
         learn.clip_gradients(self.decoder_parameters()); learn.opt_step(1)
-        learn.opts[0].zero_grad(set_to_none=True)
         terms = {k: v.detach() for k, v in {**te, **td}.items()}
         self._watch_kl(float(terms['kl_fake']), float(terms['kl']))
         return dict(loss=(terms['rec'] + terms['kl']).detach(), **terms)
@@ -351,7 +342,7 @@ class SoftIntroVAE(IntrospectiveVAE):
         self.scale, self.beta_neg_schedule = scale, bool(beta_neg_schedule)
 
     def before_step(self, learn):
-        if self.beta_neg_schedule and not any(type(cb).__name__ == 'BetaNegScheduleCB' for cb in learn.cbs):
+        if self.beta_neg_schedule and not any(isinstance(cb, BetaNegScheduleCB) for cb in learn.cbs):
             learn.add_cb(BetaNegScheduleCB())
 
     def scale_for(self, x: torch.Tensor) -> float:

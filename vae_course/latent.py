@@ -4,25 +4,24 @@
 
 # %% ../nbs/09_latent_exploration.ipynb #4c51f107
 from __future__ import annotations
-import io, math, base64, argparse
+import math, base64, argparse
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 import imageio.v3 as iio
-from PIL import Image
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.mixture import GaussianMixture
 from .core import *
 from .learner import *
-from .vae import kl_divergence
+from .vae import kl_divergence, kl_per_dim
 
 # %% auto #0
-__all__ = ['model_device', 'encode_dataset', 'decode_images', 'lerp', 'slerp', 'interpolate', 'interpolation_frames',
-           'to_uint8_frames', 'save_gif', 'GIF', 'show_gif', 'latent_kl', 'rank_latent_dims', 'latent_traversal',
-           'LatentProjection', 'project_latents', 'latent_grid', 'prior_samples', 'AggregatePosterior']
+__all__ = ['latent_kl', 'model_device', 'encode_dataset', 'decode_images', 'lerp', 'slerp', 'interpolate', 'interpolation_frames',
+           'to_uint8_frames', 'save_gif', 'GIF', 'show_gif', 'rank_latent_dims', 'latent_traversal', 'LatentProjection',
+           'project_latents', 'latent_grid', 'prior_samples', 'AggregatePosterior']
 
 # %% ../nbs/09_latent_exploration.ipynb #274915a1
 def model_device(model: torch.nn.Module) -> torch.device:
@@ -199,11 +198,7 @@ def show_gif(frames_or_bytes, # images `(N, C, H, W)` in [0, 1], or the bytes of
     return GIF(data, width)
 
 # %% ../nbs/09_latent_exploration.ipynb #187e2e01
-def latent_kl(mu: torch.Tensor, # posterior means `(N, D)`
-              logvar: torch.Tensor, # posterior log-variances `(N, D)`
-             ) -> torch.Tensor:
-    "Mean KL(N(mu, sigma^2) || N(0, 1)) of each latent dimension over the data: `(D,)` in nats (Kingma & Welling 2014, appendix B)."
-    return kl_divergence(mu, logvar, reduction='none').mean(0)
+latent_kl = kl_per_dim   # the VAE chapter's mean KL per latent dimension over the data, `(D,)` nats (Kingma & Welling 2014, appendix B)
 
 def rank_latent_dims(mu: torch.Tensor, # codes or posterior means `(N, D)` (the `mu` of `encode_dataset`)
                      logvar: torch.Tensor | None = None, # posterior log-variances `(N, D)` of a VAE; None for an autoencoder
@@ -368,9 +363,9 @@ def _run_interpolate(args) -> int:
     if args.frames < 2: raise UsageError(f"--frames must be >= 2, got {args.frames}")
     if args.fps <= 0: raise UsageError(f"--fps must be > 0, got {args.fps}")
     if args.scale < 1: raise UsageError(f"--scale must be >= 1, got {args.scale}")
-    model = load_model(ck)
-    cfg = load_checkpoint(ck/'checkpoints'/'last.pt' if ck.is_dir() else ck)['config']
-    train_ds, valid_ds, info = load_datasets(cfg['dataset'], image_size=cfg['image_size'], channels=cfg['channels'],
+    loaded = load_checkpoint(checkpoint_file(ck))
+    model, cfg = load_model(loaded), loaded['config']
+    train_ds, valid_ds, _ = load_datasets(cfg['dataset'], image_size=cfg['image_size'], channels=cfg['channels'],
                                              value_range=tuple(cfg.get('value_range', model.value_range)))
     ds = valid_ds if args.split == 'valid' else train_ds
     for name, i in (('--a', args.a), ('--b', args.b)):

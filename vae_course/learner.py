@@ -4,27 +4,25 @@
 
 # %% ../nbs/02_learner.ipynb #b63bc08f
 from __future__ import annotations
-import os, sys, json, time, math, random, csv, warnings
+import os, sys, json, time, math, random, csv
 from pathlib import Path
 from typing import Callable, Sequence
-from functools import partial
 import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
-import matplotlib
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
 from accelerate import Accelerator, DataLoaderConfiguration
-from accelerate.state import AcceleratorState, PartialState
+from accelerate.state import AcceleratorState
 from .core import *
 
 # %% auto #0
 __all__ = ['AEModel', 'CancelFitException', 'CancelEpochException', 'CancelBatchException', 'NonFiniteLossError', 'Callback',
-           'run_cbs', 'CheckpointError', 'atomic_save', 'load_checkpoint', 'two_phase_lr', 'one_cycle_lr', 'Learner',
-           'DataLoadersPair', 'params_changed', 'ProgressCB', 'CSVLoggerCB', 'plot_history', 'LossPlotCB',
-           'CheckpointCB']
+           'run_cbs', 'CheckpointError', 'atomic_save', 'checkpoint_file', 'load_checkpoint', 'two_phase_lr',
+           'one_cycle_lr', 'Learner', 'DataLoadersPair', 'params_changed', 'ProgressCB', 'CSVLoggerCB', 'plot_history',
+           'LossPlotCB', 'CheckpointCB']
 
 # %% ../nbs/02_learner.ipynb #898e5470
 class AEModel(nn.Module):
@@ -32,6 +30,10 @@ class AEModel(nn.Module):
     value_range: tuple = (0., 1.)   # pixel range of inputs and outputs: (0, 1) or (-1, 1)
     latent_dim: int = 0
 
+    def check_input(self, x: torch.Tensor):
+        "Raise `ValueError` unless `x` has shape `(B, *self.shape)`."
+        if tuple(x.shape[1:]) != tuple(self.shape):
+            raise ValueError(f"{type(self).__name__} expects images of shape (B, {', '.join(map(str, self.shape))}), got {tuple(x.shape)}")
     def encode(self, x: torch.Tensor) -> dict:
         "Encode images `x` `(B, C, H, W)`: `{'z': (B, D)}` for an AE; `{'mu', 'logvar'}` (+ `z`) for a VAE."
         raise NotImplementedError
@@ -99,16 +101,16 @@ def _set_rng_state(st: dict) -> None:
     if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
 
 def atomic_save(obj, path: str | Path) -> Path:
-    "`torch.save` to a temporary file beside `path`, fsync, then rename over `path`: never a half-written file."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
-    try:
-        with open(tmp, 'wb') as f:
-            torch.save(obj, f); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-    return path
+    "`torch.save` to a temporary file beside `path`, fsync, then rename over `path` (`atomic_target`): never a half-written file."
+    with atomic_target(path) as tmp: torch.save(obj, tmp)
+    return Path(path)
+
+def checkpoint_file(path: str | Path, # a checkpoint file, or a run folder written by `vae_course train`
+                    best: bool = False, # with a run folder: `checkpoints/best.pt` rather than `checkpoints/last.pt`
+                   ) -> Path:
+    "The checkpoint file that `path` names: the file itself, or a run folder's `checkpoints/last.pt` (`best.pt` when `best`)."
+    p = Path(path).expanduser()
+    return p/'checkpoints'/('best.pt' if best else 'last.pt') if p.is_dir() else p
 
 def load_checkpoint(path: str | Path, map_location='cpu') -> dict:
     "Load a checkpoint written by the Learner with `weights_only=True`. Raises `CheckpointError` (missing, corrupt, or unsafe file)."
@@ -174,8 +176,7 @@ class Learner:
         for cb in cbs: self.add_cb(cb)
         set_seed(seed)
         opts = model.configure_optimizers(lr, **(opt_kwargs or {}))
-        self.train_dl, self.valid_dl = dls.train, dls.valid
-        prepared = self.accelerator.prepare(model, *opts, self.train_dl, self.valid_dl)
+        prepared = self.accelerator.prepare(model, *opts, dls.train, dls.valid)
         self.model, self.opts = prepared[0], list(prepared[1:1+len(opts)])
         self.train_dl, self.valid_dl = prepared[-2:]
         self.scheds, self.history, self.epoch, self.step, self.best = [], [], 0, 0, math.inf
@@ -183,8 +184,11 @@ class Learner:
 
     def add_cb(self, cb: Callback):
         "Attach a callback (it gets `cb.learn = self`)."
-        cb.learn = self; self.cbs.append(cb); return self
-    def callback(self, event: str): run_cbs(self.cbs, event)
+        cb.learn = self; self.cbs.append(cb); self.cbs.sort(key=lambda c: c.order); return self
+    def callback(self, event: str):
+        for cb in self.cbs:                                   # kept sorted by `order` in `add_cb`: no sort per event
+            f = getattr(cb, event, None)
+            if f is not None: f()
     @property
     def device(self): return self.accelerator.device
     @property
@@ -193,11 +197,12 @@ class Learner:
     # --- one batch ---------------------------------------------------------
     def _x(self, batch):
         return batch[0] if isinstance(batch, (list, tuple)) else batch
-    def check_finite(self, terms: dict, what: str = 'loss'):
-        "Raise `NonFiniteLossError` naming the epoch, the step and every term when a term is NaN or inf."
+    def check_finite(self, terms: dict, what: str = 'loss',
+                     context: dict | None = None): # more values for the message only (not checked)
+        "Raise `NonFiniteLossError` naming the epoch, the step and every term (and `context`) when a term is NaN or inf."
         bad = [k for k, v in terms.items() if torch.is_tensor(v) and not torch.isfinite(v.detach()).all()]
         if bad:
-            vals = ', '.join(f'{k}={float(v.detach().float().mean()):.4g}' for k, v in terms.items() if torch.is_tensor(v))
+            vals = ', '.join(f'{k}={float(v.detach().float().mean()):.4g}' for k, v in {**terms, **(context or {})}.items() if torch.is_tensor(v))
             raise NonFiniteLossError(f"non-finite {what} ({', '.join(bad)}) at epoch {self.epoch}, step {self.step}: {vals}. "
                                      "Training stopped; checkpoints on disk are from the last good epoch.")
     def backward(self, loss: torch.Tensor): self.accelerator.backward(loss)
@@ -209,7 +214,7 @@ class Learner:
         if self.accelerator.mixed_precision == 'fp16':   # the grad scaler skips inf steps by design
             return self.accelerator.clip_grad_norm_(params, max_norm) if self.max_grad_norm else torch.tensor(0.)
         norm = self.accelerator.clip_grad_norm_(params, max_norm)
-        self.check_finite(dict(grad_norm=torch.as_tensor(norm), **(terms or {})), 'gradient')
+        self.check_finite(dict(grad_norm=torch.as_tensor(norm)), 'gradient', context=terms)
         return norm
     def opt_step(self, i: int = 0):
         "Step optimizer `i`, its scheduler, and zero its gradients."
@@ -237,20 +242,16 @@ class Learner:
         dl = self.train_dl if train else self.valid_dl
         self.model.train(train)
         sums, n = {}, 0
-        self.dl, self.n_batches = dl, len(dl)
         with torch.set_grad_enabled(train):
             for self.iter, batch in enumerate(dl):
-                self.batch = batch
                 x = self._x(batch)
                 try:
                     self.callback('before_batch')
                     terms = self.train_step(x) if train else self.valid_step(x)
                     if train: self.step += 1
                     bs = x.shape[0]; n += bs
-                    for k, v in terms.items():
-                        v = v.detach().float() if torch.is_tensor(v) else torch.tensor(float(v))
-                        sums[k] = sums.get(k, 0.) + v.to(self.device) * bs
                     self.terms = {k: v.detach() if torch.is_tensor(v) else torch.tensor(float(v)) for k, v in terms.items()}   # no GPU sync here
+                    for k, v in self.terms.items(): sums[k] = sums.get(k, 0.) + v.float().to(self.device) * bs
                     self.callback('after_batch')
                 except CancelBatchException: pass
         n = self.accelerator.reduce(torch.tensor(float(n), device=self.device), 'sum')
@@ -263,7 +264,6 @@ class Learner:
             if sch is not None and s is not None: sch.load_state_dict(s)
         self.history, self.step, self.best = list(ck['history']), int(ck['step']), float(ck['best'])
         self.start_epoch = int(ck['epoch']) + 1
-        _set_rng_state(ck['rng'])
 
     def state(self) -> dict:
         "Everything a checkpoint needs, as plain data."
@@ -274,14 +274,14 @@ class Learner:
                     rng=_rng_state(), config=json.dumps(self.config, default=str))
 
     def fit(self, epochs: int, # total number of epochs (a resumed run continues up to this number)
-            resume: str | Path | None = None, # a checkpoint to continue from (e.g. `out/checkpoints/last.pt`)
+            resume: str | Path | dict | None = None, # a checkpoint to continue from (e.g. `out/checkpoints/last.pt`), or one already loaded
            ) -> list:
         "Train for `epochs` epochs, or continue a run from `resume`. Returns `self.history`."
         if epochs < 1: raise ValueError(f"epochs must be >= 1, got {epochs}")
         self.n_epochs = epochs
         steps = epochs * len(self.train_dl)
         if self.sched_fn is not None and not self.scheds: self.scheds = [self.sched_fn(o, steps) for o in self.opts]
-        ck = load_checkpoint(resume) if resume is not None else None
+        ck = resume if resume is None or isinstance(resume, dict) else load_checkpoint(resume)
         if ck is not None: self._restore(ck)
         try:
             self.callback('before_fit')
@@ -364,10 +364,8 @@ class CSVLoggerCB(Callback):
         hist = self.learn.history
         keys = list(dict.fromkeys(k for row in hist for k in row))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix('.csv.tmp')
-        with open(tmp, 'w', newline='') as f:
+        with atomic_target(self.path) as tmp, open(tmp, 'w', newline='') as f:
             w = csv.DictWriter(f, fieldnames=keys); w.writeheader(); w.writerows(hist)
-        os.replace(tmp, self.path)
 
 def plot_history(history: list, # rows of `Learner.history`
                  path: str | Path | None = None, # save the figure here (PNG) when given

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_perceptual_loss.ipynb #89ce85a8
 from __future__ import annotations
-import os, math, time, warnings
+import os, time, warnings
 from pathlib import Path
 from typing import Sequence
 import torch

@@ -8,20 +8,15 @@ import os, json
 from pathlib import Path
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file, load_file
+from safetensors.torch import save_file
 from .core import *
-from .learner import load_checkpoint, CheckpointError
+from .learner import load_checkpoint, checkpoint_file, CheckpointError
 
 # %% auto #0
 __all__ = ['SAFETENSORS_CONFIG_KEY', 'export_safetensors', 'read_safetensors', 'load_safetensors_model']
 
 # %% ../nbs/91_reliability.ipynb #3f7e6b7f
 SAFETENSORS_CONFIG_KEY = 'vae_course_config'   # metadata key of the run's configuration (JSON text)
-
-def _checkpoint_file(checkpoint: str | Path, best: bool = False) -> Path:
-    "A checkpoint file, or a run folder's `checkpoints/best.pt` / `last.pt`."
-    p = Path(checkpoint).expanduser()
-    return p/'checkpoints'/('best.pt' if best else 'last.pt') if p.is_dir() else p
 
 def export_safetensors(checkpoint: str | Path, # a checkpoint written by the Learner, or a run folder
                        out: str | Path, # the .safetensors file to write (its folder is created)
@@ -31,7 +26,7 @@ def export_safetensors(checkpoint: str | Path, # a checkpoint written by the Lea
     (JSON) in the metadata under `SAFETENSORS_CONFIG_KEY`, atomically. The checkpoint is read with
     `weights_only=True`. Raises `CheckpointError` for a missing, corrupt or unsafe checkpoint, `OSError` when `out`
     cannot be written. Returns `out`."""
-    src = _checkpoint_file(checkpoint, best)
+    src = checkpoint_file(checkpoint, best)
     ck = load_checkpoint(src)
     sd = ck['model']
     if not isinstance(sd, dict) or not all(torch.is_tensor(v) for v in sd.values()):
@@ -39,14 +34,8 @@ def export_safetensors(checkpoint: str | Path, # a checkpoint written by the Lea
     tensors = {k: v.detach().to('cpu').contiguous().clone() for k, v in sd.items()}   # clone: no shared memory
     meta = {SAFETENSORS_CONFIG_KEY: json.dumps(ck.get('config') or {}, default=str), 'epoch': str(ck.get('epoch', '')),
             'source': src.name, 'format': 'pt'}
-    out = Path(out).expanduser(); out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f'.{out.name}.tmp{os.getpid()}')
-    try:
-        save_file(tensors, str(tmp), metadata=meta)
-        with open(tmp, 'rb') as f: os.fsync(f.fileno())
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists(): tmp.unlink()
+    out = Path(out).expanduser()
+    with atomic_target(out) as tmp: save_file(tensors, str(tmp), metadata=meta)
     return out
 
 def read_safetensors(path: str | Path) -> tuple[dict, dict]:
@@ -54,8 +43,8 @@ def read_safetensors(path: str | Path) -> tuple[dict, dict]:
     path = Path(path).expanduser()
     if not path.is_file(): raise CheckpointError(f"no safetensors file at {path}")
     try:
-        with safe_open(str(path), framework='pt') as f: meta = f.metadata() or {}
-        sd = load_file(str(path))
+        with safe_open(str(path), framework='pt') as f:                      # one read: metadata and tensors
+            meta = f.metadata() or {}; sd = {k: f.get_tensor(k) for k in f.keys()}
         cfg = json.loads(meta.get(SAFETENSORS_CONFIG_KEY, '{}'))
     except Exception as e:
         raise CheckpointError(f"cannot read {path} as safetensors: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
@@ -80,7 +69,7 @@ def _export_args(p):
 
 def _run_export(args) -> int:
     from vae_course.cli import UsageError, check_out
-    src = _checkpoint_file(args.checkpoint, args.best)
+    src = checkpoint_file(args.checkpoint, args.best)
     if not src.is_file(): raise UsageError(f"--checkpoint {args.checkpoint}: no checkpoint file at {src}")
     out = Path(args.out).expanduser()
     if out.suffix != '.safetensors': raise UsageError(f"--out must name a .safetensors file, got {args.out!r}")

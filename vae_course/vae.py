@@ -119,17 +119,14 @@ class VAEModel(AEModel):
         self.std_param, self.logvar_clamp = std_param, float(logvar_clamp)
         self.rec_logvar = nn.Parameter(torch.tensor(float(rec_logvar))) if learn_rec_logvar else float(rec_logvar)
 
-    def check_input(self, x: torch.Tensor):
-        "Raise `ValueError` unless `x` has shape `(B, *self.shape)`."
-        if tuple(x.shape[1:]) != tuple(self.shape):
-            raise ValueError(f"{type(self).__name__} expects images of shape (B, {', '.join(map(str, self.shape))}), got {tuple(x.shape)}")
-
     def encode(self, x: torch.Tensor) -> dict:
-        "`{'mu': (B, D), 'logvar': (B, D)}` of the posterior q(z|x)."
-        raise NotImplementedError
+        "`{'mu': (B, D), 'logvar': (B, D)}` of the posterior q(z|x). Default: `self.body` (B, ...) -> `mu_head` and `logvar_head`."
+        self.check_input(x)
+        h = self.body(x)
+        return dict(mu=self.mu_head(h), logvar=head_to_logvar(self.logvar_head(h), self.std_param, self.logvar_clamp))
     def decode_raw(self, z: torch.Tensor) -> torch.Tensor:
-        "The decoder's raw output `(B, C, H, W)`: logits ('bernoulli') or pixels ('gaussian')."
-        raise NotImplementedError
+        "The decoder's raw output `(B, C, H, W)`: logits ('bernoulli') or pixels ('gaussian'). Default: `self.decoder(z)`."
+        return self.decoder(z)
     def output(self, raw: torch.Tensor) -> torch.Tensor:
         "Images in `value_range` from the decoder's raw output: sigmoid of logits, or the pixels themselves."
         return torch.sigmoid(raw) if self.likelihood == 'bernoulli' else raw
@@ -221,11 +218,6 @@ class MLPVAE(VAEModel):
         self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden // 2), nn.ReLU(),
                                      nn.Linear(hidden // 2, hidden), nn.ReLU(),
                                      nn.Linear(hidden, n), nn.Unflatten(1, self.shape))        # -> (B, C, H, W) logits
-    def encode(self, x):
-        self.check_input(x)
-        h = self.body(x)
-        return dict(mu=self.mu_head(h), logvar=head_to_logvar(self.logvar_head(h), self.std_param, self.logvar_clamp))
-    def decode_raw(self, z): return self.decoder(z)
 
 # %% ../nbs/04_vae.ipynb #2a79582a
 def _pixels(raw: torch.Tensor, likelihood: str) -> torch.Tensor:
@@ -257,10 +249,6 @@ class ConvVAE(VAEModel):
             dec.append(nn.ConvTranspose2d(chs[i], chs[i - 1], 4, stride=2, padding=1))
             if i > 1: dec.append(nn.ReLU())
         self.decoder = nn.Sequential(*dec)
-    def encode(self, x):
-        self.check_input(x)
-        h = self.body(x)
-        return dict(mu=self.mu_head(h), logvar=head_to_logvar(self.logvar_head(h), self.std_param, self.logvar_clamp))
     def decode_raw(self, z): return _pixels(self.decoder(z), self.likelihood)
 
 # %% ../nbs/04_vae.ipynb #b98ffbce
@@ -293,10 +281,6 @@ class ConvVAEBN(VAEModel):
             nn.ConvTranspose2d(256, 256, 1), nn.ReLU(),                # t_conv0 (1x1)
             up(256, 128), nn.ReLU(), up(128, 128), nn.ReLU(), up(128, 64), nn.ReLU(),
             up(64, 64), nn.ReLU(), up(64, 32), nn.ReLU(), up(32, channels))   # t_conv1..6: back to H, logits
-    def encode(self, x):
-        self.check_input(x)
-        h = self.body(x)
-        return dict(mu=self.mu_head(h), logvar=head_to_logvar(self.logvar_head(h), self.std_param, self.logvar_clamp))
     def decode_raw(self, z): return _pixels(self.decoder(z), self.likelihood)
 
 @register_model('vae64', help='64x64 RGB VAE (COCO reference), latent 128, pixels in [-1, 1], Gaussian likelihood with optimal variance',
@@ -331,11 +315,6 @@ class VAE64(VAEModel):
             dec += [nn.ConvTranspose2d(a, b, 4, stride=2, padding=1), nn.BatchNorm2d(b), nn.ReLU()]                  # doubles H, W
         dec += [nn.ConvTranspose2d(chs[0], channels, 4, stride=2, padding=1), nn.Tanh()]                             # pixels in [-1, 1]
         self.decoder = nn.Sequential(*dec)
-    def encode(self, x):
-        self.check_input(x)
-        h = self.body(x)
-        return dict(mu=self.mu_head(h), logvar=head_to_logvar(self.logvar_head(h), self.std_param, self.logvar_clamp))
-    def decode_raw(self, z): return self.decoder(z)
 
 # %% ../nbs/04_vae.ipynb #1cf874c3
 class _CenterCropAtMost(nn.Module):
