@@ -216,6 +216,11 @@ class IntrospectiveVAE(AEModel):
         "`(mu, logvar, z)` of q(z|x), z reparameterized; each `(B, latent_dim)`."
         enc = self.encode(x)
         return enc['mu'], enc['logvar'], reparameterize(enc['mu'], enc['logvar'], generator)
+    def rec_kl(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        "`(rec, kl, z, x_r)` of real data: batch means of L_r(x, D(z)) and KL(q(z|x)), the code z and the reconstructions x_r."
+        mu, logvar, z = self.posterior(x, generator)
+        x_r = self.decode_raw(z)
+        return squared_error(x, x_r).mean(), kl_divergence(mu, logvar).mean(), z, x_r
 
     # -- the two players ---------------------------------------------------------------------------------------
     def _is_decoder(self, name: str) -> bool: return name.split('.')[1] in ('decoder', 'rec_logvar')
@@ -271,10 +276,8 @@ class IntrospectiveVAE(AEModel):
     @torch.no_grad()
     def validation_step(self, learn, x: torch.Tensor) -> dict:
         "`rec` = L_r(x, x_r), `kl` = KL(x), `loss` = rec + kl (minus the ELBO at sigma^2 = 1/2, up to a constant), and `kl_rec`, `kl_fake`: means over the batch."
-        mu, logvar, z = self.posterior(x)
-        rec = self.decode_raw(z)
+        r, k, _, rec = self.rec_kl(x)
         fake = self.decode_raw(_noise((x.shape[0], self.latent_dim), x))
-        r, k = squared_error(x, rec).mean(), kl_divergence(mu, logvar).mean()
         kl_of = lambda a: kl_divergence(*self.posterior(a)[:2]).mean()
         return dict(loss=r + k, rec=r, kl=k, kl_rec=kl_of(rec), kl_fake=kl_of(fake))
     def loss_terms(self, x: torch.Tensor, out: dict) -> dict:
@@ -295,16 +298,13 @@ class IntroVAE(IntrospectiveVAE):
         self.margin, self.alpha, self.alpha_g, self.beta = float(margin), float(alpha), float(alpha_g), float(beta)
 
     def warmup_loss(self, x):
-        mu, logvar, z = self.posterior(x)
-        rec, kl = squared_error(x, self.decode_raw(z)).mean(), kl_divergence(mu, logvar).mean()
+        rec, kl, _, _ = self.rec_kl(x)
         return dict(loss=self.beta * rec + kl, rec=rec, kl=kl)
 
     def encoder_loss(self, x: torch.Tensor, noise: torch.Tensor, generator: torch.Generator | None = None) -> dict:
         "L_E for data `x` and prior noise `noise` `(B, latent_dim)`; z drawn with `generator`. Returns `loss_e`, its terms and `z`."
         fake = self.decode_raw(noise)                                      # x_f (the decoder is frozen)
-        mu, logvar, z = self.posterior(x, generator)
-        x_r = self.decode_raw(z)
-        rec, kl = squared_error(x, x_r).mean(), kl_divergence(mu, logvar).mean()
+        rec, kl, z, x_r = self.rec_kl(x, generator)
         kl_rec = kl_divergence(*self.posterior(x_r.detach())[:2]).mean()  # KL(ng(x_r))
         kl_fake = kl_divergence(*self.posterior(fake.detach())[:2]).mean()  # KL(ng(x_f))
         loss_e = kl + self.alpha * (F.relu(self.margin - kl_rec) + F.relu(self.margin - kl_fake)) + self.beta * rec
@@ -350,8 +350,7 @@ class SoftIntroVAE(IntrospectiveVAE):
         return self.scale if self.scale is not None else 1. / x[0].numel()
 
     def warmup_loss(self, x):
-        mu, logvar, z = self.posterior(x)
-        rec, kl = squared_error(x, self.decode_raw(z)).mean(), kl_divergence(mu, logvar).mean()
+        rec, kl, _, _ = self.rec_kl(x)
         return dict(loss=self.scale_for(x) * (self.beta_rec * rec + self.beta_kl * kl), rec=rec, kl=kl)
 
     def neg_kl(self, kl_r: torch.Tensor, kl_f: torch.Tensor, post_r: tuple, post_f: tuple, encoder_step: bool):
@@ -362,9 +361,7 @@ class SoftIntroVAE(IntrospectiveVAE):
         "L_E for data `x` and prior noise `noise` `(B, latent_dim)`; z, z_r, z_f drawn in this order with `generator`. Returns `loss_e`, its terms and `z`."
         s = self.scale_for(x)
         fake = self.decode_raw(noise)                                       # x_f: a constant here (decoder frozen)
-        mu, logvar, z = self.posterior(x, generator)
-        x_r = self.decode_raw(z)                                            # depends on the encoder through z
-        rec, kl = squared_error(x, x_r).mean(), kl_divergence(mu, logvar).mean()
+        rec, kl, z, x_r = self.rec_kl(x, generator)                       # x_r depends on the encoder through z
         mu_r, lv_r, z_r = self.posterior(x_r.detach(), generator)
         mu_f, lv_f, z_f = self.posterior(fake.detach(), generator)
         kl_r, kl_f = self.neg_kl(kl_divergence(mu_r, lv_r), kl_divergence(mu_f, lv_f), (mu_r, lv_r), (mu_f, lv_f), True)
