@@ -2,8 +2,7 @@
 saved with its real-run outputs, written to nbs/images/CHAPTER.png as a thumbnail.
 
 Usage: python tools/index_pictures.py            # every chapter listed in PICKS
-A notebook cell whose source contains the marker comment `#| index_picture` (or, failing that, the first cell with an
-image output) gives the picture."""
+`PICKS` names which image output of each chapter to use (by position); a chapter not in it gives its first."""
 import base64, io, json, sys
 from pathlib import Path
 from PIL import Image
@@ -25,13 +24,11 @@ def images(cells):
                 if mime in data: yield base64.b64decode(''.join(data[mime]) if isinstance(data[mime], list) else data[mime])
 
 def pick_image(nb_path: Path):
-    "The image output named in `PICKS`, else the first of a cell marked `#| index_picture`, else the notebook's first."
+    "The image output named in `PICKS` (default: the notebook's first), or None when the notebook has none."
     cells = [c for c in json.loads(nb_path.read_text())['cells'] if c['cell_type'] == 'code']
-    if nb_path.stem in PICKS:
-        ims = list(images(cells))
-        if PICKS[nb_path.stem] < len(ims): return ims[PICKS[nb_path.stem]]
-    marked = [c for c in cells if 'index_picture' in ''.join(c['source'])]
-    return next(images(marked), None) or next(images(cells), None)
+    ims = list(images(cells))
+    k = PICKS.get(nb_path.stem, 0)
+    return ims[k] if k < len(ims) else (ims[0] if ims else None)
 
 def main(names=None):
     OUT.mkdir(exist_ok=True)
