@@ -9,7 +9,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import *
-from .learner import *
+from .model import *
+from .registry import register_model
 
 # %% auto #0
 __all__ = ['reconstruction_loss', 'AELossMixin', 'MLPAutoencoder', 'n_downsamplings', 'ConvAutoencoder']

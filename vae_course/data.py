@@ -21,9 +21,10 @@ from PIL import Image, ImageOps, ImageCms
 
 # %% auto #0
 __all__ = ['PHOTO_NAMES', 'N_PHOTO_CROPS', 'OLIVETTI_FILES', 'CELEBA_FILES', 'IMAGE_EXTENSIONS', 'OTHER_IMAGE_EXTENSIONS',
-           'DATASETS', 'DataNotFoundError', 'data_root', 'cache_root', 'to_rgb_or_l', 'make_transform', 'single_thread',
-           'TensorImageDataset', 'UnreadableImageError', 'load_image', 'scan_image_folder', 'ImageFolderDataset',
-           'subfolder_weights', 'DataInfo', 'load_datasets', 'DataLoaders', 'get_dataloaders']
+           'DATASETS', 'DataNotFoundError', 'data_root', 'cache_root', 'online', 'to_rgb_or_l', 'check_value_range',
+           'make_transform', 'single_thread', 'TensorImageDataset', 'UnreadableImageError', 'load_image',
+           'scan_image_folder', 'ImageFolderDataset', 'subfolder_weights', 'DataInfo', 'load_datasets', 'DataLoaders',
+           'get_dataloaders']
 
 # %% ../nbs/01_data.ipynb #d926c9fc
 class DataNotFoundError(FileNotFoundError):
@@ -44,7 +45,7 @@ def cache_root() -> Path:
     return root
 
 # %% ../nbs/01_data.ipynb #23cf4e4e
-def _online(url: str, timeout: float = 3.) -> bool:
+def online(url: str, timeout: float = 3.) -> bool:
     "True when a TCP connection to the server of `url` opens within `timeout` seconds; always False when `$VAE_COURSE_OFFLINE` is set."
     u = urlparse(url)
     host, port = u.hostname, u.port or (80 if u.scheme == 'http' else 443)
@@ -123,7 +124,7 @@ class _PILMode(torch.nn.Module):
         c = self.channels or (1 if im.mode in ('1', 'L', 'LA', 'La', 'I', 'I;16', 'I;16L', 'I;16B', 'I;16N', 'F') else 3)
         return to_rgb_or_l(im, c)
 
-def _check_range(value_range) -> tuple[float, float]:
+def check_value_range(value_range) -> tuple[float, float]:
     "`value_range` as a (lo, hi) tuple of floats; `ValueError` unless lo < hi."
     try: lo, hi = (float(v) for v in value_range)
     except (TypeError, ValueError): raise ValueError(f"value_range must be a pair (lo, hi) such as (0, 1) or (-1, 1), got {value_range!r}") from None
@@ -145,7 +146,7 @@ class _Clamp01(torch.nn.Module):
 
 def _to_float(value_range, image_size: int | None = None, augment: bool = False) -> list:
     "uint8 -> float [0, 1] -> (augment) -> `value_range`: `x * (hi - lo) + lo`, written as a `Normalize`."
-    lo, hi = _check_range(value_range)
+    lo, hi = check_value_range(value_range)
     tfs = [v2.ToDtype(torch.float32, scale=True)]
     if augment: tfs += _augmentations(image_size)
     if (lo, hi) != (0., 1.): tfs.append(v2.Normalize(mean=[-lo / (hi - lo)], std=[1 / (hi - lo)]))  # (-1, 1): mean = std = 0.5
@@ -193,7 +194,7 @@ class TensorImageDataset(Dataset):
         self.images, self.classes, self.augment = images, classes, augment
         self.labels = torch.full((len(images),), -1, dtype=torch.long) if labels is None else torch.as_tensor(labels, dtype=torch.long)
         if len(self.labels) != len(images): raise ValueError(f"{len(self.labels)} labels for {len(images)} images")
-        self.value_range = _check_range(value_range)
+        self.value_range = check_value_range(value_range)
         self.tf = v2.Compose(_to_float(value_range, images.shape[-1], augment))
     def __len__(self): return len(self.images)
     def __getitem__(self, i):
@@ -286,7 +287,7 @@ def _mnist_like(name: str, cls) -> _Raw:
             for fn in (f + '.gz', f):
                 if (src/fn).is_file() and src.resolve() != dst.resolve(): _copy_if_missing(src/fn, dst/fn)
         missing = [f + '.gz' for f in _MNIST_FILES if not ((dst/f).is_file() or (dst/(f + '.gz')).is_file())]
-        if missing and not _online(cls.mirrors[0]):
+        if missing and not online(cls.mirrors[0]):
             raise _not_found(name, src, missing, f"they are not in the cache {dst} either, and {cls.mirrors[0]} cannot be reached")
         try: train, test = cls(str(root), train=True, download=True), cls(str(root), train=False, download=True)
         except (RuntimeError, OSError) as e:
@@ -313,7 +314,7 @@ def _olivetti(name: str = 'olivetti') -> _Raw:
     else:
         from sklearn.datasets import fetch_olivetti_faces
         home = cache_root()/'scikit_learn_data'
-        try: b = fetch_olivetti_faces(data_home=str(home), download_if_missing=_online('https://ndownloader.figshare.com'))
+        try: b = fetch_olivetti_faces(data_home=str(home), download_if_missing=online('https://ndownloader.figshare.com'))
         except OSError as e:
             raise _not_found(name, d, [f"{OLIVETTI_FILES[0]} (+ {OLIVETTI_FILES[1]})", OLIVETTI_FILES[2]],
                              f"scikit-learn's cache {home} has no copy and could not download one ({e})") from e
@@ -335,7 +336,7 @@ def _celeba_root(name: str = 'celeba') -> tuple[Path, bool]:
     "The root that holds `celeba/` and whether torchvision must download it."
     for root in (data_root(), cache_root()/'data'):
         if (root/'celeba'/'img_align_celeba').is_dir() and (root/'celeba'/'list_eval_partition.txt').is_file(): return root, False
-    if _online('https://drive.google.com'): return cache_root()/'data', True
+    if online('https://drive.google.com'): return cache_root()/'data', True
     raise _not_found(name, data_root()/'celeba', CELEBA_FILES, "the cache has no copy and Google Drive cannot be reached")
 
 def _celeba(image_size, channels, value_range, augment, limit, seed, name='celeba'):
@@ -584,7 +585,7 @@ def load_datasets(name: str, # a key of `DATASETS`, or 'folder:PATH'
     """`(train, valid, info)`: data sets of `(x, y)` items, `x` float `(C, H, W)` in `value_range`, `y` an int label or -1.
     Raises `ValueError` for an unknown name or a bad argument, `DataNotFoundError` (a `FileNotFoundError`) when the
     files are missing and cannot be downloaded."""
-    vr = _check_range(value_range)
+    vr = check_value_range(value_range)
     if channels not in (None, 1, 3): raise ValueError(f"channels must be 1, 3 or None, got {channels!r}")
     if image_size is not None and (int(image_size) != image_size or image_size < 1): raise ValueError(f"image_size must be a positive int, got {image_size!r}")
     if not 0 <= valid_frac < 1: raise ValueError(f"valid_frac must lie in [0, 1), got {valid_frac!r}")

@@ -11,8 +11,9 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import *
-from .learner import *
+from .model import *
 from .vae import VAEModel
+from .registry import register_model
 from .perceptual import PerceptualVAEMixin
 
 # %% auto #0

@@ -9,16 +9,17 @@ from pathlib import Path
 import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 from .core import *
-from .learner import *
+from .model import *
 from .vae import *
-from .vae import _randn
+from .learner import checkpoint_file
+from .registry import load_run, load_model, check_dataset
 
 # %% auto #0
-__all__ = ['iwae_bound', 'bits_per_dim', 'evaluate']
+__all__ = ['iwae_bound', 'bits_per_dim', 'psnr_ssim', 'evaluate', 'add_evaluate_args', 'run_evaluate']
 
 # %% ../nbs/05_vae_evaluation.ipynb #5efe5229
 @torch.no_grad()
-def iwae_bound(model: VAEModel, # a VAE: `encode`, `decode_raw` and `log_likelihood`; put in eval mode here
+def iwae_bound(model: AEModel, # a model with a posterior (`has_posterior`): `encode`, `decode_raw`, `log_likelihood`; in eval mode here
                x: torch.Tensor, # (B, C, H, W) images in the model's value range (already binarized for binarized models)
                k: int = 1000, # importance samples per image
                batch_k: int | None = None, # samples drawn at once; None: as many as fit in `max_images` decoded images
@@ -28,8 +29,10 @@ def iwae_bound(model: VAEModel, # a VAE: `encode`, `decode_raw` and `log_likelih
     """The importance-weighted bound L_K (Burda et al. 2015, eq. 8) on log p(x), per image: `(B,)` nats.
     L_1 is a one-sample ELBO; L_K <= log p(x), tighter as K grows. Raises `ValueError` for k < 1."""
     if k < 1: raise ValueError(f"k must be >= 1, got {k}")
-    was = model.training; model.eval()
     B = len(x)
+    with eval_mode(model): return _iwae(model, x, k, batch_k, generator, max_images, B)
+
+def _iwae(model, x, k, batch_k, generator, max_images, B):
     enc = model.encode(x)
     mu, logvar = enc['mu'].float(), enc['logvar'].float()
     std = torch.exp(0.5 * logvar)
@@ -37,7 +40,7 @@ def iwae_bound(model: VAEModel, # a VAE: `encode`, `decode_raw` and `log_likelih
     chunks, done = [], 0
     while done < k:
         kc = min(batch_k, k - done)
-        eps = _randn((kc, *mu.shape), mu, generator)
+        eps = randn((kc, *mu.shape), mu, generator)
         z = mu + std * eps                                                            # (kc, B, D)
         log_q = (-0.5 * (eps.pow(2) + logvar + math.log(2 * math.pi))).sum(-1)         # (kc, B) log q(z|x)
         log_p = (-0.5 * (z.pow(2) + math.log(2 * math.pi))).sum(-1)                    # (kc, B) log p(z)
@@ -46,7 +49,6 @@ def iwae_bound(model: VAEModel, # a VAE: `encode`, `decode_raw` and `log_likelih
         log_px = model.log_likelihood(xs, raw).float().view(kc, B)                     # (kc, B) log p(x|z)
         chunks.append(torch.logsumexp(log_px + log_p - log_q, 0))                      # (B,) one log-sum-exp per chunk
         done += kc
-    model.train(was)
     return torch.logsumexp(torch.stack(chunks), 0) - math.log(k)
 
 # %% ../nbs/05_vae_evaluation.ipynb #1d61a2d7
@@ -61,11 +63,17 @@ def bits_per_dim(nats, # NLL in nats per image (a float or a tensor)
     return nats_to_bits_per_dim(nats, image_shape)
 
 # %% ../nbs/05_vae_evaluation.ipynb #36ac79e4
-def _batches(dl):
-    for b in dl: yield b[0] if isinstance(b, (list, tuple)) else b
+def psnr_ssim(x_hat: torch.Tensor, # (B, C, H, W) reconstructions in `value_range`
+              x: torch.Tensor, # (B, C, H, W) the originals
+              value_range=(0., 1.), # pixel range of both
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    "Per-image PSNR `(B,)` in dB (peak 1, in [0, 1] units) and SSIM `(B,)` (torchmetrics, Gaussian 11x11 window, Wang et al. 2004) of `x_hat` against `x`."
+    a, b = to_unit_range(x_hat, value_range), to_unit_range(x, value_range)
+    return (peak_signal_noise_ratio(a, b, data_range=1.0, reduction='none', dim=(1, 2, 3)),
+            structural_similarity_index_measure(a, b, data_range=1.0, reduction='none'))
 
 @torch.no_grad()
-def evaluate(model: AEModel, # a trained model; VAEs get likelihoods, every model PSNR/SSIM
+def evaluate(model: AEModel, # a trained model; a model with a posterior gets likelihoods, every model PSNR/SSIM
              dls, # a `DataLoaders` (its `valid` loader is the test set) or a DataLoader
              nll_samples: int = 1000, # K of the IWAE bound; 0 skips the NLL
              max_images: int | None = None, # evaluate on the first images only
@@ -77,35 +85,36 @@ def evaluate(model: AEModel, # a trained model; VAEs get likelihoods, every mode
     `nll_samples`), `bits_per_dim` (of the NLL), `elbo_bits_per_dim` (of -ELBO), `psnr` (dB), `ssim`, `n_images`,
     `seconds`. Likelihood entries are None for a model without a posterior, `nll` None when `nll_samples` is 0."""
     dl = getattr(dls, 'valid', dls)
-    was = model.training; model.eval()
-    dev = next(model.parameters()).device
+    with eval_mode(model): return _evaluate(model, dl, nll_samples, max_images, batch_k, seed, progress)
+
+def _evaluate(model, dl, nll_samples, max_images, batch_k, seed, progress) -> dict:
+    dev = model_device(model)
     g = torch.Generator(device='cpu').manual_seed(seed)
-    is_vae = isinstance(model, VAEModel)
+    is_vae = has_posterior(model)
     sums = dict(elbo=0., rec=0., kl=0., nll=0., psnr=0., ssim=0.)
     n, t0 = 0, time.perf_counter()
     lo, hi = model.value_range
-    for x in _batches(dl):
+    for b in dl:
+        x = batch_images(b)
         if max_images is not None: x = x[:max_images - n]
         if len(x) == 0: break
         x = x.to(dev).float()
         if is_vae:
-            xb = model.binarize_batch(x, g)
+            xb = model.prepare_batch(x, g)
             out = model(xb, sample=True, generator=g)
             rec = -model.log_likelihood(xb, out['raw'])
             kl = kl_divergence(out['mu'], out['logvar'])
             sums['rec'] += float(rec.sum()); sums['kl'] += float(kl.sum()); sums['elbo'] -= float((rec + kl).sum())
             if nll_samples > 0: sums['nll'] -= float(iwae_bound(model, xb, nll_samples, batch_k, g).sum())
-        r = to_unit_range(model.reconstruct(x), (lo, hi)); t = to_unit_range(x, (lo, hi))
-        sums['psnr'] += float(peak_signal_noise_ratio(r, t, data_range=1.0, reduction='none', dim=(1, 2, 3)).sum())
-        sums['ssim'] += float(structural_similarity_index_measure(r, t, data_range=1.0, reduction='none').sum())
+        psnr, ssim = psnr_ssim(model.reconstruct(x), x, (lo, hi))
+        sums['psnr'] += float(psnr.sum()); sums['ssim'] += float(ssim.sum())
         n += len(x)
         if progress: print(f'evaluate: {n} images, {time.perf_counter() - t0:.1f} s', file=sys.stderr)
         if max_images is not None and n >= max_images: break
-    model.train(was)
     if n == 0: raise ValueError("evaluate: the test set is empty")
     m = {k: v / n for k, v in sums.items()}
     shape = tuple(x.shape[1:])
-    lik = getattr(model, 'likelihood', 'bernoulli')
+    lik = model.likelihood or 'bernoulli'
     res = dict(n_images=n, nll_samples=nll_samples if is_vae else 0,
                elbo=m['elbo'] if is_vae else None, rec=m['rec'] if is_vae else None, kl=m['kl'] if is_vae else None,
                nll=m['nll'] if is_vae and nll_samples > 0 else None)
@@ -115,8 +124,9 @@ def evaluate(model: AEModel, # a trained model; VAEs get likelihoods, every mode
     return res
 
 # %% ../nbs/05_vae_evaluation.ipynb #601d23db
-def _evaluate_args(p: argparse.ArgumentParser):
-    p.add_argument('--checkpoint', required=True, help='a checkpoint (.pt) written by `vae_course train`, or its run folder')
+def add_evaluate_args(p: argparse.ArgumentParser):
+    "The options of `vae_course evaluate`."
+    p.add_argument('--checkpoint', required=True, help='a run folder, a checkpoint (.pt) written by `vae_course train`, or a .safetensors export')
     p.add_argument('--best', action='store_true', help='with a run folder: use checkpoints/best.pt instead of last.pt')
     p.add_argument('--nll-samples', type=int, default=1000, help='importance samples K of the NLL (IWAE bound); 0: skip (default: 1000)')
     p.add_argument('--dataset', default=None, help="evaluate on this data set (default: the one the model was trained on)")
@@ -127,17 +137,18 @@ def _evaluate_args(p: argparse.ArgumentParser):
     p.add_argument('--seed', type=int, default=0, help='seed of the samples and of the test-set binarization (default: 0)')
     p.add_argument('--out', default=None, help='where to write the JSON (default: eval.json beside the checkpoint)')
 
-def _run_evaluate(args) -> int:
-    from vae_course.cli import UsageError, load_model, check_dataset
+def run_evaluate(args) -> int:
+    "`vae_course evaluate`: prints one JSON object and writes it to `--out` (default: eval.json beside the checkpoint). Raises `UsageError` for a bad argument."
     from vae_course.data import get_dataloaders
-    path = checkpoint_file(args.checkpoint, args.best)
+    src = Path(args.checkpoint).expanduser()
+    path = src if src.suffix == '.safetensors' else checkpoint_file(src, args.best)
     if not path.is_file(): raise UsageError(f"--checkpoint: no checkpoint at {path}")
     if args.nll_samples < 0: raise UsageError(f"--nll-samples must be >= 0, got {args.nll_samples}")
     if args.limit is not None and args.limit < 1: raise UsageError(f"--limit must be >= 1, got {args.limit}")
     if args.batch_size < 1: raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
     try: dev = get_device(args.device)
     except ValueError as e: raise UsageError(str(e)) from e
-    ck = load_checkpoint(path)
+    ck = load_run(path)
     cfg = ck['config']
     model = load_model(ck).to(dev)
     dataset = check_dataset(args.dataset or cfg['dataset'])
@@ -145,13 +156,10 @@ def _run_evaluate(args) -> int:
                           value_range=tuple(cfg.get('value_range', model.value_range)), seed=cfg.get('seed', 0))
     t0 = time.perf_counter()
     res = evaluate(model, dls, nll_samples=args.nll_samples, max_images=args.limit, batch_k=args.batch_k, seed=args.seed)
-    res = dict(checkpoint=str(path), model=cfg['model'], dataset=dataset, binarized=bool(getattr(model, 'binarize', False)),
-               epoch=int(ck.get('epoch', -1)) + 1, **res, device=str(dev), wall_s=round(time.perf_counter() - t0, 2))
+    res = dict(checkpoint=str(path), model=cfg['model'], dataset=dataset, binarized=model.binarize,
+               epoch=int(ck['epoch']) + 1 if 'epoch' in ck else None, **res, device=str(dev), wall_s=round(time.perf_counter() - t0, 2))
     out = Path(args.out) if args.out else path.parent/'eval.json'
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2))
     print(json.dumps(res))
     return 0
-
-_evaluate_cmd = register_command('evaluate', _evaluate_args, _run_evaluate,
-                 help='evaluate a trained model: test ELBO, NLL (IWAE bound), bits/dim, PSNR, SSIM; prints JSON and writes eval.json')

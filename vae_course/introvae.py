@@ -5,22 +5,21 @@
 # %% ../nbs/08_introvae.ipynb #b15a1f59
 from __future__ import annotations
 import math, warnings
-from contextlib import contextmanager
 import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset, DataLoader
 from .core import *
-from .learner import *
-from .vae import VAEModel, reparameterize, kl_divergence
-from .vae import _randn as _noise
+from .model import *
+from .learner import Learner, Callback, DataLoadersPair, two_phase_lr
+from .vae import VAEModel, reparameterize, kl_divergence, gaussian_log_likelihood
 
 # %% auto #0
-__all__ = ['TOY_DATASETS', 'INTROVAE_HPARAMS', 'squared_error', 'frozen', 'sample_toy', 'toy_dataloaders', 'ToyVAE',
-           'neg_elbo_det', 'grid_log_density', 'grid_log_likelihood', 'histogram_divergences', 'toy_scores',
-           'KLFakeBelowRealWarning', 'IntrospectiveVAE', 'IntroVAE', 'exp_elbo', 'SoftIntroVAE', 'as_coefficient',
-           'as_distance', 'ASIntroVAE', 'BetaNegScheduleCB', 'fit_toy', 'toy_models']
+__all__ = ['TOY_DATASETS', 'INTROVAE_HPARAMS', 'squared_error', 'sample_toy', 'toy_dataloaders', 'ToyVAE', 'neg_elbo_det',
+           'grid_log_density', 'grid_log_likelihood', 'histogram_divergences', 'toy_scores', 'KLFakeBelowRealWarning',
+           'IntrospectiveVAE', 'IntroVAE', 'exp_elbo', 'SoftIntroVAE', 'as_coefficient', 'as_distance', 'ASIntroVAE',
+           'ASCoefficientCB', 'BetaNegScheduleCB', 'fit_toy', 'toy_models']
 
 # %% ../nbs/08_introvae.ipynb #6c069133
 def squared_error(a: torch.Tensor, # (B, ...) e.g. images (B, C, H, W) or points (B, 2)
@@ -30,14 +29,6 @@ def squared_error(a: torch.Tensor, # (B, ...) e.g. images (B, C, H, W) or points
     if a.shape != b.shape: raise ValueError(f"squared_error needs equal shapes, got {tuple(a.shape)} and {tuple(b.shape)}")
     return (a - b).pow(2).flatten(1).sum(1)
 
-@contextmanager
-def frozen(params): # an iterable of parameters, e.g. `model.decoder.parameters()`
-    "Within the block, `params` have `requires_grad=False`: no gradient is computed or stored for them, but gradients still flow *through* the layers to their inputs."
-    params = [p for p in params if p.requires_grad]
-    for p in params: p.requires_grad_(False)
-    try: yield params
-    finally:
-        for p in params: p.requires_grad_(True)
 
 # %% ../nbs/08_introvae.ipynb #95b221ff
 TOY_DATASETS = {'8gaussians': 2., '2spirals': 4., 'checkerboard': 4., 'rings': 4.}   # name -> half-width of the square we plot and measure in
@@ -114,14 +105,13 @@ def neg_elbo_det(model, # a VAE-like model with `encode` -> mu, logvar and `deco
                  batch_size: int = 8192,
                 ) -> torch.Tensor:
     "L_r(x, D(mu)) + KL(q(z|x) || p(z)) at z = mu, per point `(B,)`: minus a deterministic ELBO (sigma^2 = 1/2), nats up to a constant."
-    was = model.training; model.eval()
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     out = []
-    for xb in x.split(batch_size):
-        xb = xb.to(dev)
-        enc = model.encode(xb)
-        out.append((squared_error(xb, model.decode_raw(enc['mu'])) + kl_divergence(enc['mu'], enc['logvar'])).float().cpu())
-    model.train(was)
+    with eval_mode(model):
+        for xb in x.split(batch_size):
+            xb = xb.to(dev)
+            enc = model.encode(xb)
+            out.append((squared_error(xb, model.decode_raw(enc['mu'])) + kl_divergence(enc['mu'], enc['logvar'])).float().cpu())
     return torch.cat(out)
 
 def _grid_log_u(model, radius: float, n: int):
@@ -174,9 +164,7 @@ def toy_scores(model, # a trained 2D model with `sample` and `encode`/`decode_ra
     "`dict(kl, jsd, grid_ll)`: histogram KL(data || model) and JSD of `n` samples (nats), and the grid-normalized log-likelihood of `n` test points (nats per point)."
     R = TOY_DATASETS[name]
     real = sample_toy(name, n, torch.Generator().manual_seed(seed))
-    was = model.training; model.eval()
-    fake = model.sample(n, generator=torch.Generator().manual_seed(seed + 1)).float().cpu()
-    model.train(was)
+    with eval_mode(model): fake = model.sample(n, generator=torch.Generator().manual_seed(seed + 1)).float().cpu()
     return dict(**histogram_divergences(real, fake, R), grid_ll=grid_log_likelihood(model, real, R))
 
 # %% ../nbs/08_introvae.ipynb #39ccbf18
@@ -185,9 +173,12 @@ class KLFakeBelowRealWarning(UserWarning):
 
 class IntrospectiveVAE(AEModel):
     """Base class of the IntroVAE family: wraps a Gaussian-likelihood `VAEModel` (its `decode_raw` gives data, not
-    logits; else `ValueError`) and trains it with two Adam optimizers, encoder step then decoder step. Subclasses
+    logits; else `ValueError`) and trains it with two Adam optimizers in two phases, encoder then decoder. Subclasses
     implement `encoder_loss(x, noise, generator)` -> dict with `loss_e` and `z`, `decoder_loss(x, z, noise,
-    generator)` -> dict with `loss_d`, and `warmup_loss(x)`. Data `x`: `(B, C, H, W)` images or `(B, dim)` points."""
+    generator)` -> dict with `loss_d`, and `warmup_loss(x)`. Data `x`: `(B, C, H, W)` images or `(B, dim)` points.
+    For every other tool it is a VAE: a posterior, a Gaussian likelihood (sigma^2 = 1/2, the one its L_r trains) and a prior."""
+    probabilistic = True
+    likelihood = 'gaussian'
     def __init__(self, vae: VAEModel, # the network: encode -> mu, logvar; decode_raw -> data
                  vae_warmup_steps: int = 0, # plain VAE steps before the introspective game starts
                  kl_warn_steps: int = 500, # warn when the running KL(fake) - KL(real) stays < 0 this many steps
@@ -205,9 +196,25 @@ class IntrospectiveVAE(AEModel):
     def encode(self, x): return self.vae.encode(x)
     def decode_raw(self, z): return self.vae.decode_raw(z)
     def decode(self, z): return self.vae.decode(z)
-    def forward(self, x, sample: bool | None = None, generator: torch.Generator | None = None):
-        "The VAE's forward: `dict(mu, logvar, z, raw, x_hat)`."
-        return self.vae(x, sample=sample, generator=generator)
+    def embed(self, x): return self.vae.embed(x)
+    def forward(self, x, sample: bool | None = None, generator: torch.Generator | None = None,
+                phase: str | None = None, # a training phase: 'warmup', 'encoder' or 'decoder' (see `training_phases`)
+                carry: dict | None = None): # what the phases of one step share: the prior noise and the codes
+        """Without `phase`: the VAE's forward, `dict(mu, logvar, z, raw, x_hat)`. With a phase: that phase's loss terms
+        (`warmup_loss`, `encoder_loss` with a fresh prior noise, or `decoder_loss` on the encoder phase's noise and
+        detached codes), so that the Learner's call goes through DDP and autocast. Raises `ValueError` for another phase."""
+        if phase is None: return self.vae(x, sample=sample, generator=generator)
+        if phase == 'warmup': return self.warmup_loss(x)
+        if phase == 'encoder':
+            carry['noise'] = noise = randn((x.shape[0], self.latent_dim), x)
+            te = self.encoder_loss(x, noise, generator)
+            carry['z'] = te.pop('z')
+            return te
+        if phase == 'decoder': return self.decoder_loss(x, carry['z'].detach(), carry['noise'], generator)
+        raise ValueError(f"unknown phase {phase!r}: use 'warmup', 'encoder' or 'decoder'")
+    def log_likelihood(self, x: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+        "log p(x|z) `(B,)` in nats under the Gaussian likelihood the losses train: L_r has no factor 1/2, so sigma^2 = 1/2."
+        return gaussian_log_likelihood(raw, x, math.log(0.5))
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
         "Data `(n, ...)` decoded from prior codes N(0, temperature^2 I)."
@@ -234,31 +241,16 @@ class IntrospectiveVAE(AEModel):
         "`[Adam(encoder), Adam(decoder)]`, both with learning rate `lr` (the papers use 2e-4)."
         return [torch.optim.Adam(self.encoder_parameters(), lr=lr, **kwargs), torch.optim.Adam(self.decoder_parameters(), lr=lr, **kwargs)]
 
-    def training_step(self, learn, x: torch.Tensor) -> dict:
-        "One encoder step then one decoder step (or one VAE step during the warm-up). Returns the scalar terms of both."
-        self.before_step(learn)
-        if learn.step < self.vae_warmup_steps:
-            terms = self.warmup_loss(x)
-            learn.check_finite(terms); learn.backward(terms['loss'])
-            learn.clip_gradients(self.parameters()); learn.opt_step(0); learn.opt_step(1)
-            return {k: v.detach() for k, v in terms.items()}
-        noise = _noise((x.shape[0], self.latent_dim), x)
-        with frozen(self.decoder_parameters()):                          # 1. the encoder's step
-            te = self.encoder_loss(x, noise)
-        z = te.pop('z')
-        learn.check_finite(te)
-        learn.backward(te['loss_e'])
-        learn.clip_gradients(self.encoder_parameters()); learn.opt_step(0)
-        with frozen(self.encoder_parameters()):                          # 2. the decoder's step
-            td = self.decoder_loss(x, z.detach(), noise)
-        learn.check_finite(td)
-        learn.backward(td['loss_d'])
-        learn.clip_gradients(self.decoder_parameters()); learn.opt_step(1)
-        terms = {k: v.detach() for k, v in {**te, **td}.items()}
+    def training_phases(self, step: int) -> list:
+        "`warmup` (one VAE step of both optimizers) for the first `vae_warmup_steps` steps; then `encoder` (optimizer 0, decoder frozen) and `decoder` (optimizer 1, encoder frozen)."
+        if step < self.vae_warmup_steps: return [Phase('warmup', 'loss', (0, 1))]
+        return [Phase('encoder', 'loss_e', (0,), self.encoder_parameters()), Phase('decoder', 'loss_d', (1,), self.decoder_parameters())]
+    def training_terms(self, terms: dict) -> dict:
+        "The step's terms, detached; after the warm-up `loss` = rec + kl (the VAE loss on real data), and the KL watch is updated."
+        terms = {k: v.detach() for k, v in terms.items()}
+        if 'kl_fake' not in terms: return terms
         self._watch_kl(float(terms['kl_fake']), float(terms['kl']))
-        return dict(loss=(terms['rec'] + terms['kl']).detach(), **terms)
-
-    def before_step(self, learn): "Hook run before each training step (AS-IntroVAE sets its schedule here)."
+        return dict(loss=terms['rec'] + terms['kl'], **terms)
 
     def _watch_kl(self, kl_fake: float, kl_real: float):
         "Update the running KL(fake) - KL(real) (mean over ~100 steps) and warn once when it stays negative `kl_warn_steps` steps."
@@ -274,10 +266,10 @@ class IntrospectiveVAE(AEModel):
                           "advice) or use BetaNegScheduleCB.", KLFakeBelowRealWarning, stacklevel=2)
 
     @torch.no_grad()
-    def validation_step(self, learn, x: torch.Tensor) -> dict:
+    def validation_step(self, x: torch.Tensor) -> dict:
         "`rec` = L_r(x, x_r), `kl` = KL(x), `loss` = rec + kl (minus the ELBO at sigma^2 = 1/2, up to a constant), and `kl_rec`, `kl_fake`: means over the batch."
         r, k, _, rec = self.rec_kl(x)
-        fake = self.decode_raw(_noise((x.shape[0], self.latent_dim), x))
+        fake = self.decode_raw(randn((x.shape[0], self.latent_dim), x))
         kl_of = lambda a: kl_divergence(*self.posterior(a)[:2]).mean()
         return dict(loss=r + k, rec=r, kl=k, kl_rec=kl_of(rec), kl_fake=kl_of(fake))
     def loss_terms(self, x: torch.Tensor, out: dict) -> dict:
@@ -335,15 +327,15 @@ class SoftIntroVAE(IntrospectiveVAE):
                  beta_neg: float = 256., # KL weight of generated data in the encoder's expELBO
                  gamma_r: float = 1e-8, # weight of the fakes' reconstruction error in the decoder's loss
                  scale: float | None = None, # s; None: 1 / (number of values per sample), e.g. 1/(C*H*W)
-                 beta_neg_schedule: bool = False, # attach a `BetaNegScheduleCB` to the Learner at the first step
+                 beta_neg_schedule: bool = False, # train with a `BetaNegScheduleCB` (in `callbacks`)
                  **kwargs): # `vae_warmup_steps`, `kl_warn_steps`
         super().__init__(vae, **kwargs)
         self.beta_kl, self.beta_rec, self.beta_neg, self.gamma_r = float(beta_kl), float(beta_rec), float(beta_neg), float(gamma_r)
         self.scale, self.beta_neg_schedule = scale, bool(beta_neg_schedule)
 
-    def before_step(self, learn):
-        if self.beta_neg_schedule and not any(isinstance(cb, BetaNegScheduleCB) for cb in learn.cbs):
-            learn.add_cb(BetaNegScheduleCB())
+    def callbacks(self) -> list:
+        "`[BetaNegScheduleCB()]` when `beta_neg_schedule`, else none."
+        return [BetaNegScheduleCB()] if self.beta_neg_schedule else []
 
     def scale_for(self, x: torch.Tensor) -> float:
         "s for a batch `x`: `self.scale`, or 1 / (values per sample)."
@@ -407,19 +399,24 @@ def as_distance(mu_a: torch.Tensor, logvar_a: torch.Tensor, # (B, D) posteriors 
 
 class ASIntroVAE(SoftIntroVAE):
     """AS-IntroVAE (Lu et al., ACML 2022): Soft-IntroVAE with every KL of generated data replaced by
-    c * KL + (1 - c) * d_AS, c = `as_coefficient(step, total)` set before each step from the Learner (or by hand: `model.c`)."""
+    c * KL + (1 - c) * d_AS, c = `as_coefficient(step, total)` set before each training batch by `ASCoefficientCB`
+    (which the model asks the Learner for in `callbacks`), or by hand: `model.c`."""
     def __init__(self, vae: VAEModel, **kwargs): # Soft-IntroVAE's arguments
         super().__init__(vae, **kwargs)
         self.c = 1.
-    def before_step(self, learn):
-        super().before_step(learn)
-        self.c = as_coefficient(learn.step, max(1, learn.n_epochs * len(learn.train_dl)))
+    def callbacks(self) -> list: return super().callbacks() + [ASCoefficientCB()]
     def neg_kl(self, kl_r, kl_f, post_r, post_f, encoder_step):
         if self.c >= 1: return kl_r, kl_f
         d = as_distance(*post_r, *post_f, reduction='sum' if encoder_step else 'mean')
         return self.c * kl_r + (1 - self.c) * d, self.c * kl_f + (1 - self.c) * d
     def decoder_loss(self, x, z, noise, generator=None):
         return dict(super().decoder_loss(x, z, noise, generator), c=torch.tensor(self.c))
+
+class ASCoefficientCB(Callback):
+    "Before each training batch, set the model's `c` = `as_coefficient(step, total_steps)` (AS-IntroVAE's hand-over from d_AS to the KL)."
+    order = -5
+    def before_batch(self):
+        if self.learn.training: self.learn.raw_model.c = as_coefficient(self.learn.step, max(1, self.learn.total_steps))
 
 # %% ../nbs/08_introvae.ipynb #ff394931
 _MNIST_LIKE = dict(beta_kl=1.0, beta_rec=1.0, beta_neg=256.0)

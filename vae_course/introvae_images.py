@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import torch
 from .core import *
-from .learner import *
+from .registry import register_model
 from .vae import ConvVAE
 from .introvae import *
 

@@ -13,60 +13,17 @@ from torch.utils.data import DataLoader, Dataset
 import imageio.v3 as iio
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
-from sklearn.mixture import GaussianMixture
 from .core import *
-from .learner import *
-from .vae import kl_divergence, kl_per_dim
+from .model import *
+from .vae import kl_divergence, kl_per_dim, AggregatedPosterior
+from .registry import load_run, load_model
 
 # %% auto #0
-__all__ = ['latent_kl', 'model_device', 'encode_dataset', 'decode_images', 'lerp', 'slerp', 'interpolate', 'interpolation_frames',
-           'to_uint8_frames', 'save_gif', 'GIF', 'show_gif', 'rank_latent_dims', 'latent_traversal', 'LatentProjection',
-           'project_latents', 'latent_grid', 'prior_samples', 'AggregatePosterior']
+__all__ = ['decode_images', 'lerp', 'slerp', 'interpolate', 'interpolation_frames', 'to_uint8_frames', 'save_gif', 'GIF',
+           'show_gif', 'rank_latent_dims', 'latent_traversal', 'LatentProjection', 'project_latents', 'latent_grid',
+           'prior_samples', 'aggregated_posterior', 'add_interpolate_args', 'run_interpolate']
 
 # %% ../nbs/09_latent_exploration.ipynb #274915a1
-def model_device(model: torch.nn.Module) -> torch.device:
-    "The device of `model`'s first parameter (CPU for a model without parameters)."
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device('cpu')
-
-def _batches(data, batch_size: int):
-    "Yield `(x, y)` batches from an image tensor `(N, C, H, W)`, an `(x, y)` pair of tensors, a `Dataset` or a `DataLoader`."
-    if isinstance(data, torch.Tensor): data = (data, torch.full((len(data),), -1, dtype=torch.long))
-    if isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], torch.Tensor):
-        x, y = data
-        for i in range(0, len(x), batch_size): yield x[i:i+batch_size], y[i:i+batch_size]
-        return
-    if isinstance(data, Dataset): data = DataLoader(data, batch_size=batch_size, shuffle=False)
-    if not isinstance(data, DataLoader):
-        raise TypeError(f"expected an image tensor, an (x, y) pair, a Dataset or a DataLoader, got {type(data).__name__}")
-    for b in data:
-        if isinstance(b, (tuple, list)): yield b[0], b[1]
-        else: yield b, torch.full((len(b),), -1, dtype=torch.long)
-
-@torch.no_grad()
-def encode_dataset(model: AEModel, # any model of the course
-                   data, # images `(N, C, H, W)` in the model's `value_range`, an `(x, y)` pair, a `Dataset` or a `DataLoader`
-                   n: int | None = None, # encode at most this many images (None: all)
-                   batch_size: int = 256,
-                  ) -> dict:
-    """Encode images in eval mode: `{'mu': (N, D), 'logvar': (N, D) or None, 'y': (N,)}`. `mu` is the deterministic
-    code (`embed`): the posterior mean of a VAE, the code `z` of an autoencoder; `logvar` is the posterior's log-variance
-    (VAE only); `y` the labels (-1 where there are none). All on the CPU."""
-    was_training, dev = model.training, model_device(model)
-    model.eval()
-    mus, lvs, ys, seen = [], [], [], 0
-    try:
-        for x, y in _batches(data, batch_size):
-            if n is not None: x, y = x[:n - seen], y[:n - seen]
-            enc = model.encode(x.to(dev))
-            mus.append((enc['mu'] if 'mu' in enc else enc['z']).float().cpu())
-            if 'logvar' in enc: lvs.append(enc['logvar'].float().cpu())
-            ys.append(torch.as_tensor(y).long().cpu()); seen += len(x)
-            if n is not None and seen >= n: break
-    finally: model.train(was_training)
-    if not mus: raise ValueError("encode_dataset got no images")
-    return dict(mu=torch.cat(mus), logvar=torch.cat(lvs) if lvs else None, y=torch.cat(ys))
-
 @torch.no_grad()
 def decode_images(model: AEModel, # any model of the course
                   z: torch.Tensor, # codes `(N, latent_dim)` (or `(latent_dim,)` for one code)
@@ -76,11 +33,9 @@ def decode_images(model: AEModel, # any model of the course
     if z.ndim == 1: z = z[None]
     if z.ndim != 2 or z.shape[1] != model.latent_dim:
         raise ValueError(f"expected codes of shape (N, {model.latent_dim}), got {tuple(z.shape)}")
-    was_training, dev = model.training, model_device(model)
-    model.eval()
-    try: out = [model.decode(z[i:i+batch_size].to(dev)).float().cpu() for i in range(0, len(z), batch_size)]
-    finally: model.train(was_training)
-    return to_unit_range(torch.cat(out), getattr(model, 'value_range', (0., 1.)))
+    dev = model_device(model)
+    with eval_mode(model): out = [model.decode(z[i:i+batch_size].to(dev)).float().cpu() for i in range(0, len(z), batch_size)]
+    return to_unit_range(torch.cat(out), model.value_range)
 
 # %% ../nbs/09_latent_exploration.ipynb #057d4f3f
 def lerp(z0: torch.Tensor, # start codes `(..., D)`
@@ -198,15 +153,13 @@ def show_gif(frames_or_bytes, # images `(N, C, H, W)` in [0, 1], or the bytes of
     return GIF(data, width)
 
 # %% ../nbs/09_latent_exploration.ipynb #187e2e01
-latent_kl = kl_per_dim   # the VAE chapter's mean KL per latent dimension over the data, `(D,)` nats (Kingma & Welling 2014, appendix B)
-
 def rank_latent_dims(mu: torch.Tensor, # codes or posterior means `(N, D)` (the `mu` of `encode_dataset`)
                      logvar: torch.Tensor | None = None, # posterior log-variances `(N, D)` of a VAE; None for an autoencoder
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """Latent dimensions from most to least informative: `(dims (D,) int64, scores (D,))`. The score is the mean KL per
-    dimension in nats when `logvar` is given (a VAE), else the variance of the codes."""
+    dimension in nats (`kl_per_dim` of the VAE chapter) when `logvar` is given (a VAE), else the variance of the codes."""
     if mu.ndim != 2 or len(mu) < 2: raise ValueError(f"expected at least 2 codes of shape (N, D), got {tuple(mu.shape)}")
-    score = latent_kl(mu, logvar) if logvar is not None else mu.var(0)
+    score = kl_per_dim(mu, logvar) if logvar is not None else mu.var(0)
     order = score.argsort(descending=True)
     return order, score[order]
 
@@ -307,43 +260,24 @@ def prior_samples(model: AEModel, # any model of the course
                   temperature: float = 1., # standard deviation of the prior's samples
                   generator: torch.Generator | None = None, # a CPU generator, for reproducible samples
                  ) -> torch.Tensor:
-    "Decode `z ~ N(0, T^2 I)`: the model's own `sample(n, generator, temperature)` when it has one. Images `(n, C, H, W)` in [0, 1]."
-    if hasattr(model, 'sample'):
-        was_training = model.training; model.eval()
-        try: out = model.sample(n, generator=generator, temperature=temperature).float().cpu()
-        finally: model.train(was_training)
-        return to_unit_range(out, getattr(model, 'value_range', (0., 1.)))
+    "Decode `z ~ N(0, T^2 I)`: the model's own `sample(n, generator, temperature)` when it has a prior (`has_posterior`). Images `(n, C, H, W)` in [0, 1]."
+    if has_posterior(model):
+        with eval_mode(model): out = model.sample(n, generator=generator, temperature=temperature).float().cpu()
+        return to_unit_range(out, model.value_range)
     return decode_images(model, temperature * torch.randn(n, model.latent_dim, generator=generator))
 
-class AggregatePosterior:
-    """The aggregated posterior q(z) = (1/N) sum_i q(z|x_i) of `N` encoded images. With `logvar` (a VAE) it is the exact
-    mixture of the N Gaussian posteriors; without (an autoencoder) a Gaussian mixture of `n_components` fitted to the
-    codes with scikit-learn (Ghosh et al. 2020)."""
-    def __init__(self, mu: torch.Tensor, # posterior means or codes `(N, D)`
-                 logvar: torch.Tensor | None = None, # posterior log-variances `(N, D)`, or None
-                 n_components: int = 10, # mixture components for an autoencoder's codes
-                 seed: int = 0):
-        self.mu, self.logvar = mu.detach().float().cpu(), None if logvar is None else logvar.detach().float().cpu()
-        self.gmm = None
-        if self.logvar is None:
-            self.gmm = GaussianMixture(min(n_components, len(self.mu)), covariance_type='full', random_state=seed, reg_covar=1e-4).fit(self.mu.numpy())
-            self._means = torch.as_tensor(self.gmm.means_, dtype=torch.float32)
-            self._chol = torch.linalg.cholesky(torch.as_tensor(self.gmm.covariances_, dtype=torch.float32))
-            self._weights = torch.as_tensor(self.gmm.weights_, dtype=torch.float32)
-
-    def sample(self, n: int, temperature: float = 1., generator: torch.Generator | None = None) -> torch.Tensor:
-        "Codes `(n, D)` drawn from q(z), their spread around each component's mean scaled by `temperature`."
-        D = self.mu.shape[1]
-        eps = torch.randn(n, D, generator=generator)
-        if self.gmm is None:
-            i = torch.randint(len(self.mu), (n,), generator=generator)
-            return self.mu[i] + temperature * (0.5 * self.logvar[i]).exp() * eps
-        k = torch.multinomial(self._weights, n, replacement=True, generator=generator)
-        return self._means[k] + temperature * (self._chol[k] @ eps[..., None])[..., 0]
+def aggregated_posterior(codes: dict, # `encode_dataset`'s output: `mu`, and `logvar` (None for an autoencoder)
+                         n_components: int = 10, # mixture components for an autoencoder's codes
+                         seed: int = 0, # for scikit-learn's GaussianMixture
+                        ) -> AggregatedPosterior:
+    "The aggregated posterior of encoded images, fitted: the exact mixture of a VAE's posteriors, or a full-covariance Gaussian mixture of an autoencoder's codes (Ghosh et al. 2020)."
+    if codes.get('logvar') is not None: return AggregatedPosterior('exact').fit(codes['mu'], codes['logvar'])
+    return AggregatedPosterior('gmm', n_components, covariance_type='full', reg_covar=1e-4, seed=seed).fit(codes['mu'])
 
 # %% ../nbs/09_latent_exploration.ipynb #37a95c24
-def _interpolate_args(p: argparse.ArgumentParser):
-    p.add_argument('--checkpoint', required=True, help='a checkpoint file, or a run folder (uses checkpoints/last.pt)')
+def add_interpolate_args(p: argparse.ArgumentParser):
+    "The options of `vae_course interpolate`."
+    p.add_argument('--checkpoint', required=True, help='a run folder (uses checkpoints/last.pt), a checkpoint file or a .safetensors export')
     p.add_argument('--a', type=int, required=True, help="index of the first image in the data set's split")
     p.add_argument('--b', type=int, required=True, help="index of the second image")
     p.add_argument('--frames', type=int, default=16, help='frames of the path, both ends included, >= 2 (default: 16)')
@@ -354,16 +288,15 @@ def _interpolate_args(p: argparse.ArgumentParser):
     p.add_argument('--scale', type=int, default=4, help='upscale factor of the pixels (default: 4)')
     p.add_argument('--boomerang', action='store_true', help='play the path forwards then backwards')
 
-def _run_interpolate(args) -> int:
-    from vae_course.cli import UsageError, load_model
-    from vae_course.learner import load_checkpoint
+def run_interpolate(args) -> int:
+    "`vae_course interpolate`: write the GIF; raises `UsageError` for a bad argument."
     from vae_course.data import load_datasets
     ck = Path(args.checkpoint).expanduser()
     if not ck.exists(): raise UsageError(f"--checkpoint {ck} does not exist")
     if args.frames < 2: raise UsageError(f"--frames must be >= 2, got {args.frames}")
     if args.fps <= 0: raise UsageError(f"--fps must be > 0, got {args.fps}")
     if args.scale < 1: raise UsageError(f"--scale must be >= 1, got {args.scale}")
-    loaded = load_checkpoint(checkpoint_file(ck))
+    loaded = load_run(ck)
     model, cfg = load_model(loaded), loaded['config']
     train_ds, valid_ds, _ = load_datasets(cfg['dataset'], image_size=cfg['image_size'], channels=cfg['channels'],
                                              value_range=tuple(cfg.get('value_range', model.value_range)))
@@ -374,6 +307,3 @@ def _run_interpolate(args) -> int:
     out = save_gif(frames, args.out, fps=args.fps, scale=args.scale, boomerang=args.boomerang)
     print(f"wrote {len(frames)} frames ({args.method} path from image {args.a} to image {args.b} of {cfg['dataset']} {args.split}) to {out}")
     return 0
-
-register_command('interpolate', _interpolate_args, _run_interpolate,
-                 help="decode the path between the codes of two images of a trained model's data set and save it as a GIF")

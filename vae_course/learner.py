@@ -14,55 +14,16 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
-from accelerate import Accelerator, DataLoaderConfiguration
+from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
 from accelerate.state import AcceleratorState
 from .core import *
+from .model import *
 
 # %% auto #0
-__all__ = ['AEModel', 'CancelFitException', 'CancelEpochException', 'CancelBatchException', 'NonFiniteLossError', 'Callback',
-           'run_cbs', 'CheckpointError', 'atomic_save', 'checkpoint_file', 'load_checkpoint', 'two_phase_lr',
-           'one_cycle_lr', 'Learner', 'DataLoadersPair', 'params_changed', 'ProgressCB', 'CSVLoggerCB', 'plot_history',
-           'LossPlotCB', 'CheckpointCB']
-
-# %% ../nbs/02_learner.ipynb #898e5470
-class AEModel(nn.Module):
-    "Base class of the course's models: an encoder to a `latent_dim`-d code and a decoder back to images."
-    value_range: tuple = (0., 1.)   # pixel range of inputs and outputs: (0, 1) or (-1, 1)
-    latent_dim: int = 0
-
-    def check_input(self, x: torch.Tensor):
-        "Raise `ValueError` unless `x` has shape `(B, *self.shape)`."
-        if tuple(x.shape[1:]) != tuple(self.shape):
-            raise ValueError(f"{type(self).__name__} expects images of shape (B, {', '.join(map(str, self.shape))}), got {tuple(x.shape)}")
-    def encode(self, x: torch.Tensor) -> dict:
-        "Encode images `x` `(B, C, H, W)`: `{'z': (B, D)}` for an AE; `{'mu', 'logvar'}` (+ `z`) for a VAE."
-        raise NotImplementedError
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        "Decode codes `z` `(B, D)` to images `(B, C, H, W)` in `value_range`."
-        raise NotImplementedError
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        "The deterministic code of `x`: `mu` for a VAE, `z` for an AE. Shape `(B, latent_dim)`."
-        enc = self.encode(x)
-        return enc['mu'] if 'mu' in enc else enc['z']
-    def forward(self, x: torch.Tensor) -> dict:
-        "`{'z', 'x_hat'}`; subclasses add what their `loss_terms` needs."
-        z = self.embed(x)
-        return dict(z=z, x_hat=self.decode(z))
-    def loss_terms(self, x: torch.Tensor, out: dict) -> dict:
-        "Named scalar losses for a batch; `loss` is the total that is minimised. Default: squared error summed over pixels, mean over the batch."
-        rec = F.mse_loss(out['x_hat'], x, reduction='sum') / x.shape[0]
-        return dict(loss=rec, rec=rec)
-    @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        "Decode the deterministic code of `x`: reconstructions `(B, C, H, W)` in `value_range`."
-        return self.decode(self.embed(x))
-    def configure_optimizers(self, lr: float, **kwargs) -> list:
-        "The optimizers, in a list. Default: one Adam over all parameters."
-        return [torch.optim.Adam(self.parameters(), lr=lr, **kwargs)]
-    training_step = None   # a model that needs its own step (two optimizers) sets `training_step(self, learn, x) -> dict`
-    def n_params(self) -> int:
-        "Number of trainable parameters."
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+__all__ = ['CancelFitException', 'CancelEpochException', 'CancelBatchException', 'NonFiniteLossError', 'Callback', 'run_cbs',
+           'CheckpointError', 'atomic_save', 'checkpoint_file', 'load_checkpoint', 'two_phase_lr', 'one_cycle_lr',
+           'Learner', 'DataLoadersPair', 'params_changed', 'ProgressCB', 'CSVLoggerCB', 'plot_history', 'LossPlotCB',
+           'CheckpointCB', 'ImagesCB']
 
 # %% ../nbs/02_learner.ipynb #3f865417
 class CancelFitException(Exception): "Raise in a callback to stop `fit` cleanly."
@@ -71,7 +32,7 @@ class CancelBatchException(Exception): "Raise in a callback to skip the rest of 
 class NonFiniteLossError(RuntimeError): "Training met a NaN or inf loss or gradient; checkpoints already on disk are intact."
 
 class Callback:
-    "Base class: override any of `before_fit`, `before_epoch`, `before_batch`, `after_batch`, `after_epoch`, `after_fit`."
+    "Base class: override any of `before_fit`, `before_epoch`, `before_batch`, `after_batch`, `after_epoch`, `after_fit`. The Learner is `self.learn`."
     order = 0
     learn = None
 
@@ -142,7 +103,7 @@ def one_cycle_lr(max_lr: float, pct_start: float = 0.25) -> Callable:
     return lambda opt, total_steps: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=max(total_steps, 2), pct_start=pct_start)
 
 # %% ../nbs/02_learner.ipynb #38a338c8
-def _accelerator(device=None, mixed_precision='no', seed=0) -> Accelerator:
+def _accelerator(device=None, mixed_precision='no', find_unused_parameters: bool = False) -> Accelerator:
     "An `Accelerator` for `device`; resets accelerate's process-wide state first when not distributed, so notebooks may build several."
     distributed = int(os.environ.get('WORLD_SIZE', '1')) > 1
     if device not in (None, '', 'auto'):
@@ -150,11 +111,14 @@ def _accelerator(device=None, mixed_precision='no', seed=0) -> Accelerator:
         cpu = dev.type == 'cpu'
     else: cpu = False
     if not distributed: AcceleratorState._reset_state(reset_partial_state=True)
-    return Accelerator(cpu=cpu, mixed_precision=mixed_precision,
+    handlers = [DistributedDataParallelKwargs(find_unused_parameters=True)] if find_unused_parameters else []   # phases that freeze parameters
+    return Accelerator(cpu=cpu, mixed_precision=mixed_precision, kwargs_handlers=handlers,
                        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True))
 
 class Learner:
-    "Train an `AEModel` with ordered callbacks on CPU, GPU or several processes (through `accelerate`)."
+    """Train an `AEModel` with ordered callbacks on CPU, GPU or several processes (through `accelerate`). Callbacks see
+    `learn.model` (wrapped), `learn.raw_model`, `learn.step` (optimisation steps so far), `learn.total_steps`, `learn.epoch`,
+    `learn.n_epochs`, `learn.training`, `learn.iter`, `learn.terms` (after a batch) and `learn.metrics` (after an epoch)."""
     def __init__(self, model: AEModel, # the model; its `loss_terms` returns a dict with `loss`
                  dls, # any object with `train` and `valid` DataLoaders yielding `(x, y)` or `x`
                  lr: float = 1e-3, # learning rate passed to `model.configure_optimizers`
@@ -169,18 +133,19 @@ class Learner:
                 ):
         if max_grad_norm is not None and not (math.isfinite(max_grad_norm) and max_grad_norm > 0):
             raise ValueError(f"max_grad_norm must be a finite number > 0 or None, got {max_grad_norm}")
-        self.accelerator = _accelerator(device, mixed_precision, seed)
-        self.raw_model, self.dls, self.lr, self.sched_fn = model, dls, lr, sched
+        own_phases = type(model).training_phases is not AEModel.training_phases
+        self.accelerator = _accelerator(device, mixed_precision, find_unused_parameters=own_phases)
+        self.raw_model, self.dls, self.sched_fn = model, dls, sched
         self.max_grad_norm, self.seed, self.config = max_grad_norm, seed, dict(config or {})
         self.cbs = []
-        for cb in cbs: self.add_cb(cb)
+        for cb in [*cbs, *model.callbacks()]: self.add_cb(cb)
         set_seed(seed)
         opts = model.configure_optimizers(lr, **(opt_kwargs or {}))
         prepared = self.accelerator.prepare(model, *opts, dls.train, dls.valid)
         self.model, self.opts = prepared[0], list(prepared[1:1+len(opts)])
         self.train_dl, self.valid_dl = prepared[-2:]
         self.scheds, self.history, self.epoch, self.step, self.best = [], [], 0, 0, math.inf
-        self.n_epochs, self.start_epoch = 0, 0
+        self.n_epochs, self.start_epoch, self.total_steps = 0, 0, 0
 
     def add_cb(self, cb: Callback):
         "Attach a callback (it gets `cb.learn = self`)."
@@ -195,8 +160,6 @@ class Learner:
     def is_main(self): return self.accelerator.is_main_process
 
     # --- one batch ---------------------------------------------------------
-    def _x(self, batch):
-        return batch[0] if isinstance(batch, (list, tuple)) else batch
     def check_finite(self, terms: dict, what: str = 'loss',
                      context: dict | None = None): # more values for the message only (not checked)
         "Raise `NonFiniteLossError` naming the epoch, the step and every term (and `context`) when a term is NaN or inf."
@@ -223,18 +186,29 @@ class Learner:
         self.opts[i].zero_grad(set_to_none=True)
 
     def train_step(self, x) -> dict:
-        "One optimisation step on batch `x`; the model's own `training_step` when it has one."
-        if self.raw_model.training_step is not None: return self.raw_model.training_step(self, x)
-        terms = self.raw_model.loss_terms(x, self.model(x))
-        self.check_finite(terms)
-        self.backward(terms['loss'])
-        self.clip_gradients(self.raw_model.parameters(), terms)
-        self.opt_step(0)
-        return terms
+        """One optimisation step on batch `x`: for each of the model's `training_phases`, freeze the parameters outside
+        the phase, call the wrapped model (DDP all-reduces the gradients, autocast applies), check the terms, backpropagate
+        the phase's loss, clip its gradients and step its optimizers. Returns the model's `training_terms`."""
+        m = self.raw_model
+        x = m.prepare_batch(x)
+        terms, carry = {}, {}
+        for ph in m.training_phases(self.step):
+            params = list(m.parameters()) if ph.parameters is None else list(ph.parameters)
+            if ph.name == 'all': t = m.loss_terms(x, self.model(x))
+            else:
+                keep = {id(p) for p in params}
+                with frozen(p for p in m.parameters() if id(p) not in keep):
+                    t = self.model(x, phase=ph.name, carry=carry)
+            self.check_finite(t)
+            self.backward(t[ph.loss])
+            self.clip_gradients(params, t)
+            for i in ph.optimizers: self.opt_step(i)
+            terms.update(t)
+        return m.training_terms(terms)
     def valid_step(self, x) -> dict:
-        "Loss terms on a validation batch (no gradients)."
-        f = getattr(self.raw_model, 'validation_step', None)
-        return f(self, x) if f is not None else self.raw_model.loss_terms(x, self.model(x))
+        "Loss terms on a validation batch (no gradients): the model's `validation_step` on its `prepare_batch`."
+        m = self.raw_model
+        return m.validation_step(m.prepare_batch(x))
 
     # --- epochs ---------------------------------------------------------------
     def _run_epoch(self, train: bool) -> dict:
@@ -244,7 +218,7 @@ class Learner:
         sums, n = {}, 0
         with torch.set_grad_enabled(train):
             for self.iter, batch in enumerate(dl):
-                x = self._x(batch)
+                x = batch_images(batch)
                 try:
                     self.callback('before_batch')
                     terms = self.train_step(x) if train else self.valid_step(x)
@@ -279,7 +253,7 @@ class Learner:
         "Train for `epochs` epochs, or continue a run from `resume`. Returns `self.history`."
         if epochs < 1: raise ValueError(f"epochs must be >= 1, got {epochs}")
         self.n_epochs = epochs
-        steps = epochs * len(self.train_dl)
+        self.total_steps = steps = epochs * len(self.train_dl)
         if self.sched_fn is not None and not self.scheds: self.scheds = [self.sched_fn(o, steps) for o in self.opts]
         ck = resume if resume is None or isinstance(resume, dict) else load_checkpoint(resume)
         if ck is not None: self._restore(ck)
@@ -412,3 +386,24 @@ class CheckpointCB(Callback):
         st = learn.state()
         atomic_save(st, self.dir/'last.pt')
         if improved: atomic_save(st, self.dir/'best.pt')
+
+# %% ../nbs/02_learner.ipynb #7163df7e
+class ImagesCB(Callback):
+    "After each epoch, save `reconstructions.png` (inputs above reconstructions) and, for a model with a prior, `samples.png` (main process)."
+    order = 12
+    def __init__(self, out: str | Path, # the run folder
+                 n: int = 8, # validation images to reconstruct
+                 n_samples: int = 64): # prior samples, from a fixed seed
+        self.out, self.n, self.n_samples = Path(out), n, n_samples
+    def before_fit(self):
+        self.x = batch_images(next(iter(self.learn.dls.valid)))[:self.n]
+    def after_epoch(self):
+        learn = self.learn
+        if not learn.is_main: return
+        m = learn.accelerator.unwrap_model(learn.model)
+        with eval_mode(m), torch.no_grad():
+            x = self.x.to(learn.device)
+            save_image_grid(torch.cat([x, m.reconstruct(x)]).float(), self.out/'reconstructions.png', nrow=len(x), value_range=m.value_range)
+            if has_posterior(m):
+                g = torch.Generator(device='cpu').manual_seed(0)
+                save_image_grid(m.sample(self.n_samples, generator=g).float(), self.out/'samples.png', nrow=8, value_range=m.value_range)

@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from torchvision.models import VGG16_Weights
 from torchvision.models.vgg import make_layers, cfgs as vgg_cfgs
 from .core import *
-from .learner import *
-from .data import cache_root, get_dataloaders, _online, _check_range
+from .learner import atomic_save
+from .data import cache_root, get_dataloaders, online, check_value_range
+from .evaluation import psnr_ssim
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'VGG16_LAYERS', 'VGG16_FILE', 'FASHION_MEAN', 'FASHION_STD', 'PERCEPTUAL_KINDS',
@@ -65,7 +66,7 @@ def load_vgg16_features(weights: str | Path | None = 'imagenet', # 'imagenet': $
     if weights == 'imagenet' and os.environ.get('VAE_COURSE_VGG_WEIGHTS'): weights = os.environ['VAE_COURSE_VGG_WEIGHTS']
     if weights == 'imagenet':
         w = VGG16_Weights.IMAGENET1K_V1
-        if not vgg16_weights_file().is_file() and not _online(w.url):
+        if not vgg16_weights_file().is_file() and not online(w.url):
             raise _vgg_error(f"not in torchvision's cache {vgg16_weights_file().parent}, and {w.url} cannot be reached")
         try: sd = w.get_state_dict(progress=False)     # torchvision's own loader: its cache, else a download into it
         except Exception as e: raise _vgg_error(f"torchvision could not load or download them: {type(e).__name__}") from e
@@ -100,7 +101,7 @@ class PerceptualLoss(nn.Module):
         if len(self.layer_weights) != len(names): raise ValueError(f"{len(self.layer_weights)} layer weights for {len(names)} layers")
         self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
-        self.value_range, self.description = _check_range(value_range), description
+        self.value_range, self.description = check_value_range(value_range), description
         self.requires_grad_(False).train(False)
     @property
     def in_channels(self) -> int: return self.mean.shape[1]
@@ -308,7 +309,7 @@ def laplacian_variance(x: torch.Tensor, # (B, C, H, W) images in `value_range`
                        value_range=(0., 1.), # pixel range of `x`
                       ) -> torch.Tensor:
     "Sharpness `(B,)`: variance of the 3x3 Laplacian of the grey image (channel mean) in [0, 1] units (Pech-Pacheco et al. 2000)."
-    lo, hi = _check_range(value_range)
+    lo, hi = check_value_range(value_range)
     g = ((x.float() - lo) / (hi - lo)).mean(1, keepdim=True)
     k = g.new_tensor([[0., 1., 0.], [1., -4., 1.], [0., 1., 0.]]).view(1, 1, 3, 3)
     return F.conv2d(g, k).flatten(1).var(1)
@@ -318,7 +319,7 @@ def high_frequency_energy(x: torch.Tensor, # (B, C, H, W) images in `value_range
                           cutoff: float = 0.25, # cycles per pixel; Nyquist is 0.5
                          ) -> torch.Tensor:
     "Share `(B,)` in [0, 1] of the spectral energy (per-image mean removed, channels summed) at radial frequencies above `cutoff`."
-    lo, hi = _check_range(value_range)
+    lo, hi = check_value_range(value_range)
     g = (x.float() - lo) / (hi - lo)
     g = g - g.mean(dim=(-2, -1), keepdim=True)
     p = torch.fft.fft2(g).abs().pow(2).sum(1)                                    # (B, H, W) power
@@ -332,9 +333,7 @@ def image_quality(x_hat: torch.Tensor, # (B, C, H, W) reconstructions in `value_
                  ) -> dict:
     """Means over the batch: `psnr_db` (dB, peak 1 in [0, 1] units), `ssim` (torchmetrics, Gaussian 11x11 window),
     `lap_var` and `hf_energy` of `x_hat` (see `laplacian_variance`, `high_frequency_energy`)."""
-    from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
-    u = lambda t: to_unit_range(t, value_range)
-    a, b = u(x_hat), u(x)
-    return dict(psnr_db=float(peak_signal_noise_ratio(a, b, data_range=1.0, reduction='none', dim=(1, 2, 3)).mean()),
-                ssim=float(structural_similarity_index_measure(a, b, data_range=1.0)),
+    psnr, ssim = psnr_ssim(x_hat, x, value_range)                                   # the evaluation chapter's per-image metrics
+    a = to_unit_range(x_hat, value_range)
+    return dict(psnr_db=float(psnr.mean()), ssim=float(ssim.mean()),
                 lap_var=float(laplacian_variance(a).mean()), hf_energy=float(high_frequency_energy(a).mean()))

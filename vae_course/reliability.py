@@ -13,7 +13,8 @@ from .core import *
 from .learner import load_checkpoint, checkpoint_file, CheckpointError
 
 # %% auto #0
-__all__ = ['SAFETENSORS_CONFIG_KEY', 'export_safetensors', 'read_safetensors', 'load_safetensors_model']
+__all__ = ['SAFETENSORS_CONFIG_KEY', 'export_safetensors', 'read_safetensors', 'load_safetensors_model', 'add_export_args',
+           'run_export']
 
 # %% ../nbs/91_reliability.ipynb #3f7e6b7f
 SAFETENSORS_CONFIG_KEY = 'vae_course_config'   # metadata key of the run's configuration (JSON text)
@@ -53,22 +54,19 @@ def read_safetensors(path: str | Path) -> tuple[dict, dict]:
 def load_safetensors_model(path: str | Path, # a file written by `export_safetensors`
                            map_location='cpu', # device for the weights
                           ):
-    "Rebuild the model from the config stored in the file and load its weights; returned in eval mode. Raises `CheckpointError`."
-    from vae_course.cli import build_model
-    sd, cfg = read_safetensors(path)
-    if 'model' not in cfg: raise CheckpointError(f"{path} has no vae_course configuration in its metadata ({SAFETENSORS_CONFIG_KEY})")
-    model = build_model(cfg)
-    model.load_state_dict(sd)
-    return model.to(map_location).eval()
+    "Rebuild the model from the config stored in the file and load its weights (the registry's `load_model`); returned in eval mode. Raises `CheckpointError`."
+    from vae_course.registry import load_model
+    return load_model(Path(path).expanduser(), map_location)
 
 # %% ../nbs/91_reliability.ipynb #748e6079
-def _export_args(p):
+def add_export_args(p):
+    "The options of `vae_course export`."
     p.add_argument('--checkpoint', required=True, help='a checkpoint (.pt) written by `vae_course train`, or a run folder (its checkpoints/last.pt)')
     p.add_argument('--out', required=True, help='the .safetensors file to write; its folder is created')
     p.add_argument('--best', action='store_true', help='with a run folder: export checkpoints/best.pt instead of last.pt')
 
-def _run_export(args) -> int:
-    from vae_course.cli import UsageError, check_out
+def run_export(args) -> int:
+    "`vae_course export`: write the .safetensors file; raises `UsageError` for a bad argument."
     src = checkpoint_file(args.checkpoint, args.best)
     if not src.is_file(): raise UsageError(f"--checkpoint {args.checkpoint}: no checkpoint file at {src}")
     out = Path(args.out).expanduser()
@@ -81,5 +79,3 @@ def _run_export(args) -> int:
     sd, _ = read_safetensors(out)
     print(f"exported {len(sd)} tensors ({sum(v.numel() for v in sd.values()):,} numbers, {out.stat().st_size / 2**20:.2f} MB) from {src} to {out}")
     return 0
-
-_EXPORT = register_command('export', _export_args, _run_export, help='export the model weights of a checkpoint as a .safetensors file (no pickle)')

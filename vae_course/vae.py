@@ -10,27 +10,24 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import *
-from .learner import *
+from .model import *
+from .learner import Callback
+from .registry import register_model
 from .autoencoder import n_downsamplings
 
 # %% auto #0
 __all__ = ['STD_PARAMS', 'LIKELIHOODS', 'reparameterize', 'kl_divergence', 'bernoulli_log_likelihood', 'gaussian_log_likelihood',
            'nats_to_bits_per_dim', 'implied_beta', 'head_to_logvar', 'VAEModel', 'MLPVAE', 'ConvVAE', 'ConvVAEBN',
-           'VAE64', 'coco_transform', 'encode_dataset', 'kl_per_dim', 'active_units', 'PosteriorCollapseWarning',
-           'latent_diagnostics', 'KLAnnealCB', 'AggregatedPosterior', 'random_crops', 'crop_similarity']
+           'VAE64', 'coco_transform', 'kl_per_dim', 'active_units', 'PosteriorCollapseWarning', 'latent_diagnostics',
+           'KLAnnealCB', 'AggregatedPosterior', 'random_crops', 'crop_similarity']
 
 # %% ../nbs/04_vae.ipynb #e151e615
-def _randn(shape, like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    "Standard normal noise of `shape` with the dtype and device of `like`, drawn from `generator` (on any device) when given."
-    if generator is None: return torch.randn(shape, dtype=like.dtype, device=like.device)
-    return torch.randn(shape, generator=generator, device=generator.device, dtype=like.dtype).to(like.device)
-
 def reparameterize(mu: torch.Tensor, # (B, D) posterior means
                    logvar: torch.Tensor, # (B, D) posterior log-variances, log sigma^2
                    generator: torch.Generator | None = None # for reproducible noise; None: the global RNG
                   ) -> torch.Tensor:
     "A sample z = mu + exp(logvar / 2) * eps, eps ~ N(0, I), differentiable in `mu` and `logvar` (Kingma & Welling 2014, eq. 10). Shape `(B, D)`."
-    return mu + torch.exp(0.5 * logvar) * _randn(mu.shape, mu, generator)
+    return mu + torch.exp(0.5 * logvar) * randn(mu.shape, mu, generator)
 
 # %% ../nbs/04_vae.ipynb #34449c9f
 def kl_divergence(mu: torch.Tensor, # (B, D) posterior means
@@ -104,6 +101,7 @@ class VAEModel(AEModel):
     beta_kl: float = 1.0            # weight of the KL term (1: the ELBO; a callback may change it per step)
     beta_rec: float = 1.0           # weight of the reconstruction term
     binarize: bool = False          # dynamic binarization of each training/validation batch (Bernoulli pixels)
+    probabilistic = True            # a posterior, a likelihood and a prior: `has_posterior(model)` is True
 
     def init_vae(self, likelihood: str = 'bernoulli', beta_kl: float = 1., beta_rec: float = 1., binarize: bool = False,
                  rec_logvar: float = 0., learn_rec_logvar: bool = False, optimal_rec_logvar: bool = False,
@@ -170,22 +168,12 @@ class VAEModel(AEModel):
         u = torch.rand(x.shape, generator=generator, device=generator.device, dtype=x.dtype).to(x.device)
         return (u < x).to(x.dtype)
 
-    @property
-    def training_step(self):
-        "The Learner's step: the default one (`None`) unless batches are binarized."
-        return self._binarized_training_step if self.binarize else None
-    def _binarized_training_step(self, learn, x):
-        x = self.binarize_batch(x)
-        terms = self.loss_terms(x, learn.model(x))
-        learn.check_finite(terms)
-        learn.backward(terms['loss'])
-        learn.clip_gradients(self.parameters())
-        learn.opt_step(0)
-        return terms
-    def validation_step(self, learn, x) -> dict:
+    def prepare_batch(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        "The batch the model trains and is evaluated on: Bernoulli samples of the pixels when `binarize` (dynamic binarization), else `x`."
+        return self.binarize_batch(x, generator)
+    def validation_step(self, x: torch.Tensor) -> dict:
         "Loss terms on a validation batch with a sampled z, so that `elbo` is an unbiased one-sample estimate."
-        x = self.binarize_batch(x)
-        return self.loss_terms(x, learn.model(x, sample=True))
+        return self.loss_terms(x, self(x, sample=True))
 
     @torch.no_grad()
     def sample(self, n: int, # number of images
@@ -194,7 +182,7 @@ class VAEModel(AEModel):
               ) -> torch.Tensor:
         "Images `(n, C, H, W)` in `value_range` decoded from codes drawn from the prior N(0, I) (times `temperature`)."
         p = next(self.parameters())
-        z = _randn((n, self.latent_dim), p, generator) * temperature
+        z = randn((n, self.latent_dim), p, generator) * temperature
         return self.decode(z)
 
 # %% ../nbs/04_vae.ipynb #57635626
@@ -338,26 +326,6 @@ def coco_transform(image_size: int = 64, # output side
     return v2.Compose(tfs)
 
 # %% ../nbs/04_vae.ipynb #e1f5d972
-@torch.no_grad()
-def encode_dataset(model: VAEModel, # a VAE (its `encode` gives mu, logvar)
-                   dl, # a DataLoader of `(x, y)` or `x` batches
-                   max_images: int | None = None, # stop after this many images
-                  ) -> dict:
-    "Posterior parameters of the images of `dl`, on the CPU: `dict(mu=(N, D), logvar=(N, D), y=(N,))` (`y` is -1 without labels). Eval mode."
-    was = model.training; model.eval()
-    dev = next(model.parameters()).device
-    mus, lvs, ys, n = [], [], [], 0
-    for b in dl:
-        x, y = (b[0], b[1]) if isinstance(b, (list, tuple)) and len(b) > 1 else (b[0] if isinstance(b, (list, tuple)) else b, None)
-        if max_images is not None: x = x[:max_images - n]; y = None if y is None else y[:len(x)]
-        enc = model.encode(model.binarize_batch(x.to(dev)) if model.binarize else x.to(dev))
-        mus.append(enc['mu'].float().cpu()); lvs.append(enc['logvar'].float().cpu())
-        ys.append(torch.full((len(x),), -1) if y is None else torch.as_tensor(y).cpu())
-        n += len(x)
-        if max_images is not None and n >= max_images: break
-    model.train(was)
-    return dict(mu=torch.cat(mus), logvar=torch.cat(lvs), y=torch.cat(ys))
-
 def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     "The KL to the prior per latent dimension, averaged over the images: `(D,)` nats (their sum is the mean KL per image)."
     return kl_divergence(mu, logvar, 'none').mean(0)
@@ -372,7 +340,7 @@ def active_units(mu: torch.Tensor, # (N, D) posterior means over a data set
 class PosteriorCollapseWarning(UserWarning):
     "Few or no latent dimensions carry information: the decoder ignores the code."
 
-def latent_diagnostics(model: VAEModel, dl, # the model and a DataLoader (validation set)
+def latent_diagnostics(model: AEModel, dl, # the model and a DataLoader (validation set)
                        max_images: int | None = 2000, # images to encode
                        threshold: float = 0.01, # active-unit threshold (Burda et al. 2015)
                        min_active: float = 0.1, # warn when fewer than this share of the dimensions are active ...
@@ -418,20 +386,33 @@ class KLAnnealCB(Callback):
 
 # %% ../nbs/04_vae.ipynb #54f0e8ed
 class AggregatedPosterior:
-    "A fitted approximation of the aggregated posterior q(z) = 1/N sum_n q(z|x_n): a diagonal Gaussian or a Gaussian mixture, to sample codes from."
-    def __init__(self, kind: str = 'diagonal', # 'diagonal' or 'gmm'
-                 n_components: int = 10, # mixture components ('gmm')
+    """The aggregated posterior q(z) = 1/N sum_n q(z|x_n) of N encoded images, to sample codes from: 'exact' (the
+    mixture of the N Gaussian posteriors), a 'diagonal' Gaussian fitted to it, or a Gaussian mixture ('gmm', scikit-learn)
+    fitted to the posterior means (or to an autoencoder's codes). `AggregatedPosterior(kind).fit(mu, logvar).sample(n)`.
+    Raises `ValueError` for another kind or covariance type."""
+    def __init__(self, kind: str = 'diagonal', # 'diagonal', 'gmm' or 'exact'
+                 n_components: int = 10, # mixture components ('gmm'; at most N)
+                 covariance_type: str = 'diag', # 'gmm': 'diag' or 'full'
                  fix_std: bool = True, # 'diagonal': replace anomalous stds by the median std
                  std_ratio: float = 3., # a std more than this factor above or below the median is anomalous
+                 reg_covar: float = 1e-6, # 'gmm': added to the covariances' diagonal (scikit-learn)
                  seed: int = 0, # for scikit-learn's GaussianMixture
                 ):
-        if kind not in ('diagonal', 'gmm'): raise ValueError(f"kind must be 'diagonal' or 'gmm', got {kind!r}")
-        self.kind, self.n_components, self.fix_std, self.std_ratio, self.seed = kind, n_components, fix_std, std_ratio, seed
+        if kind not in ('diagonal', 'gmm', 'exact'): raise ValueError(f"kind must be 'diagonal', 'gmm' or 'exact', got {kind!r}")
+        if covariance_type not in ('diag', 'full'): raise ValueError(f"covariance_type must be 'diag' or 'full', got {covariance_type!r}")
+        self.kind, self.n_components, self.covariance_type = kind, n_components, covariance_type
+        self.fix_std, self.std_ratio, self.reg_covar, self.seed = fix_std, std_ratio, reg_covar, seed
+        self.fitted = False
 
-    def fit(self, mu: torch.Tensor, logvar: torch.Tensor): # (N, D) posterior parameters, e.g. from `encode_dataset`
-        "Fit to the posteriors of N images; returns `self`."
-        mu, logvar = mu.detach().float().cpu(), logvar.detach().float().cpu()
-        if self.kind == 'diagonal':
+    def fit(self, mu: torch.Tensor, # (N, D) posterior means (or an autoencoder's codes), e.g. from `encode_dataset`
+            logvar: torch.Tensor | None = None, # (N, D) posterior log-variances; needed by 'diagonal' and 'exact'
+           ):
+        "Fit to the posteriors of N images; returns `self`. Raises `ValueError` when the kind needs `logvar` and it is None."
+        mu = mu.detach().float().cpu()
+        logvar = None if logvar is None else logvar.detach().float().cpu()
+        if self.kind in ('diagonal', 'exact') and logvar is None: raise ValueError(f"kind {self.kind!r} needs the posteriors' logvar")
+        if self.kind == 'exact': self.mu, self.logvar = mu, logvar
+        elif self.kind == 'diagonal':
             self.mean = mu.mean(0)
             self.raw_std = (mu.var(0) + logvar.exp().mean(0)).sqrt()            # law of total variance
             med = self.raw_std.median()
@@ -439,20 +420,32 @@ class AggregatedPosterior:
             self.std = torch.where(self.anomalous, med, self.raw_std)
         else:
             from sklearn.mixture import GaussianMixture
-            gm = GaussianMixture(self.n_components, covariance_type='diag', random_state=self.seed).fit(mu.numpy())
+            gm = GaussianMixture(min(self.n_components, len(mu)), covariance_type=self.covariance_type, reg_covar=self.reg_covar,
+                                 random_state=self.seed).fit(mu.numpy())
             self.gmm = gm
             self.weights = torch.as_tensor(gm.weights_, dtype=torch.float32)
             self.means = torch.as_tensor(gm.means_, dtype=torch.float32)
-            self.stds = torch.as_tensor(gm.covariances_, dtype=torch.float32).sqrt()
+            cov = torch.as_tensor(gm.covariances_, dtype=torch.float32)
+            self.scales = torch.linalg.cholesky(cov) if self.covariance_type == 'full' else cov.sqrt()   # (K, D, D) or (K, D)
+        self.fitted = True
         return self
 
-    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
-        "`(n, D)` codes (CPU) drawn from the fitted distribution, spreads scaled by `temperature`."
-        if not hasattr(self, 'std') and not hasattr(self, 'means'): raise RuntimeError("call fit() before sample()")
+    def sample(self, n: int, # number of codes
+               generator: torch.Generator | None = None, # a CPU generator, for reproducible codes
+               temperature: float = 1.0, # scales the spread around each centre
+              ) -> torch.Tensor:
+        "`(n, D)` codes (CPU) drawn from the fitted distribution, spreads scaled by `temperature`. Raises `RuntimeError` before `fit`."
+        if not self.fitted: raise RuntimeError("call fit() before sample()")
         if self.kind == 'diagonal':
             return self.mean + self.std * torch.randn(n, len(self.mean), generator=generator) * temperature
+        if self.kind == 'exact':
+            eps = torch.randn(n, self.mu.shape[1], generator=generator)
+            i = torch.randint(len(self.mu), (n,), generator=generator)
+            return self.mu[i] + temperature * (0.5 * self.logvar[i]).exp() * eps
         k = torch.multinomial(self.weights, n, replacement=True, generator=generator)
-        return self.means[k] + self.stds[k] * torch.randn(n, self.means.shape[1], generator=generator) * temperature
+        eps = torch.randn(n, self.means.shape[1], generator=generator)
+        spread = (self.scales[k] @ eps[..., None])[..., 0] if self.covariance_type == 'full' else self.scales[k] * eps
+        return self.means[k] + spread * temperature
 
 # %% ../nbs/04_vae.ipynb #665d7712
 def random_crops(x: torch.Tensor, # one image (C, H, W)
@@ -471,7 +464,7 @@ def random_crops(x: torch.Tensor, # one image (C, H, W)
     return torch.stack(out)
 
 @torch.no_grad()
-def crop_similarity(model: VAEModel, # encodes crops with `embed` (posterior means)
+def crop_similarity(model: AEModel, # encodes crops with `embed` (posterior means)
                     images: torch.Tensor, # (N, C, H, W) images in the model's value range, N >= 2
                     n_crops: int = 4, # crops per image
                     scale: tuple = (0.3, 0.7), # crop side as a share of the image side
@@ -481,10 +474,9 @@ def crop_similarity(model: VAEModel, # encodes crops with `embed` (posterior mea
     crops of one image, `different` over as many random pairs of crops of two different images. Raises `ValueError` for N < 2."""
     N = len(images)
     if N < 2: raise ValueError("crop_similarity needs at least 2 images")
-    was = model.training; model.eval()
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     crops = torch.stack([random_crops(im, n_crops, scale, generator) for im in images.cpu()])       # (N, n_crops, C, H, W)
-    z = torch.cat([model.embed(c.to(dev)).float().cpu() for c in crops.flatten(0, 1).split(256)]).view(N, n_crops, -1)
+    with eval_mode(model): z = torch.cat([model.embed(c.to(dev)).float().cpu() for c in crops.flatten(0, 1).split(256)]).view(N, n_crops, -1)
     z = F.normalize(z, dim=-1)
     i, j = torch.triu_indices(n_crops, n_crops, 1)
     same = (z[:, i] * z[:, j]).sum(-1).flatten()                                                     # pairs within an image
@@ -492,5 +484,4 @@ def crop_similarity(model: VAEModel, # encodes crops with `embed` (posterior mea
     b = (a + torch.randint(1, N, (len(same),), generator=generator)) % N                             # another image
     ca, cb = torch.randint(0, n_crops, (2, len(same)), generator=generator)
     diff = (z[a, ca] * z[b, cb]).sum(-1)
-    model.train(was)
     return same, diff

@@ -15,7 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from torch.utils.data import DataLoader
 from torchvision.utils import make_grid
 from .core import *
-from .learner import *
+from .model import *
 from .latent import *
 from .data import single_thread
 
@@ -95,14 +95,14 @@ class LatentExplorer(W.VBox):
                  save_dir: str | Path = '.', # where *Save* writes PNGs
                  seed: int = 0, # seeds the prior samples
                 ):
-        self.model, self.scale, self.save_dir = model.eval(), scale, Path(save_dir)
+        self.model, self.scale, self.save_dir = model, scale, Path(save_dir)
         self.images = _Images(data) if data is not None else None
         D = model.latent_dim
         if self.images is not None:
             x, _ = self.images.batch(n_rank)
             enc = encode_dataset(model, x)
             self.dims, self.scores = rank_latent_dims(enc['mu'], enc['logvar'])
-            self.is_vae = enc['logvar'] is not None
+            self.is_vae = has_posterior(self.model)
             self.center = torch.zeros(D) if self.is_vae else enc['mu'].mean(0)
             self.std = torch.ones(D) if self.is_vae else enc['mu'].std(0)
         else:
@@ -211,7 +211,7 @@ class Interpolator(W.VBox):
                  scale: int = 4, # display upscale factor
                  gif_path: str | Path = 'interpolation.gif', # where *GIF* writes
                 ):
-        self.model, self.images, self.scale, self.gif_path = model.eval(), _Images(data), scale, Path(gif_path)
+        self.model, self.images, self.scale, self.gif_path = model, _Images(data), scale, Path(gif_path)
         n = len(self.images)
         x0 = self.images[0][0]
         self.shape = tuple(x0.shape)
@@ -298,7 +298,7 @@ class LatentMap(W.VBox):
                  manifold: int = 12, # 2-d latent only: images per side of the decoded manifold (0: none)
                  **proj_kwargs, # passed to `project_latents`
                 ):
-        self.model, self.k, self.size, self.scale = model.eval(), k, size, scale
+        self.model, self.k, self.size, self.scale = model, k, size, scale
         x, y = _Images(data).batch(n)
         self.labels = y
         enc = encode_dataset(model, x)
@@ -403,11 +403,11 @@ class SampleGrid(W.VBox):
                  temperature: float = 1., # initial temperature
                  n_fit: int = 2000, # images encoded for the aggregated posterior
                  nrow: int = 8, scale: int = 2, seed: int = 0):
-        self.model, self.n, self.nrow, self.scale = model.eval(), n, nrow, scale
+        self.model, self.n, self.nrow, self.scale = model, n, nrow, scale
         self.posterior = None
         if data is not None:
             enc = encode_dataset(model, _Images(data).batch(n_fit)[0])
-            self.posterior = AggregatePosterior(enc['mu'], enc['logvar'], seed=seed)
+            self.posterior = aggregated_posterior(enc, seed=seed)
         self.temperature = W.FloatSlider(value=temperature, min=0., max=1.5, step=0.05, description='temperature',
                                          continuous_update=False, style={'description_width': '80px'})
         self.seed = W.IntText(value=seed, description='seed', layout=_layout('140px'), style={'description_width': '36px'})
@@ -426,7 +426,7 @@ class SampleGrid(W.VBox):
         "The current prior and aggregated-posterior samples, images `(n, C, H, W)` in [0, 1] (posterior None without data)."
         T, s = self.temperature.value, self.seed.value
         prior = prior_samples(self.model, self.n, T, torch.Generator().manual_seed(s))
-        post = None if self.posterior is None else decode_images(self.model, self.posterior.sample(self.n, T, torch.Generator().manual_seed(s)))
+        post = None if self.posterior is None else decode_images(self.model, self.posterior.sample(self.n, torch.Generator().manual_seed(s), T))
         return prior, post
 
     def render(self):
