@@ -47,6 +47,7 @@ class RunLock:
         self.f = open(self.path, 'a+')
         try: fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
+            from vae_course.core import UsageError
             self.f.seek(0); who = self.f.read().strip(); self.f.close(); self.f = None
             raise UsageError(f"--out {self.path.parent}: another vae_course train is writing into this folder ({who or 'pid unknown'}); "
                              "wait for it, or choose another --out") from None

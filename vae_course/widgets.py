@@ -415,7 +415,7 @@ class SampleGrid(W.VBox):
         self.prior_image, self.post_image = W.Image(format='png'), W.Image(format='png')
         self.temperature.observe(lambda ch: self.render(), 'value'); self.seed.observe(lambda ch: self.render(), 'value')
         self.resample.on_click(lambda b: setattr(self.seed, 'value', self.seed.value + 1))
-        kind = 'mixture of posteriors' if self.posterior is not None and self.posterior.gmm is None else 'Gaussian mixture of the codes'
+        kind = 'mixture of posteriors' if self.posterior is not None and self.posterior.kind == 'exact' else 'Gaussian mixture of the codes'
         cols = [W.VBox([W.HTML('<b>prior N(0, I)</b>'), self.prior_image])]
         if self.posterior is not None: cols.append(W.VBox([W.HTML(f'<b>aggregated posterior</b> <small>({kind})</small>'), self.post_image]))
         super().__init__([W.HBox([self.temperature, self.seed, self.resample]), W.HBox(cols)])
