@@ -23,8 +23,8 @@ import torch
 from PIL import Image, ImageCms
 from vae_course.data import scan_image_folder, ImageFolderDataset, load_image, UnreadableImageError
 from vae_course.learner import load_checkpoint
-from vae_course.cli import main as cli_main, get_parser
-from vae_course.core import MODELS, COMMANDS
+from vae_course.cli import main as cli_main, get_parser, COMMANDS
+from vae_course.registry import MODELS
 
 RESULTS: list[dict] = []   # one row per case: group, case, ok, detail
 

@@ -20,10 +20,9 @@ def main(argv=None):
     p.add_argument('--image-size', type=int, default=None, help="image side (default: each model's default, else 28 for grey / 64 for RGB)")
     a = p.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
-    from vae_course.core import MODELS, table
-    from vae_course.cli import load_all_modules
+    from vae_course.core import table
+    from vae_course.registry import MODELS
     from vae_course.widgets import LatentExplorer
-    load_all_modules()
     rows = []
     for name in a.models or sorted(MODELS):
         spec = MODELS[name]

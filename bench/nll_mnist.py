@@ -17,7 +17,8 @@ from __future__ import annotations
 import os, sys, math, time, json, argparse, resource, platform
 
 import torch
-from vae_course.core import MODELS, set_seed
+from vae_course.core import set_seed
+from vae_course.registry import MODELS
 from vae_course.learner import Learner, Callback, CancelFitException
 from vae_course.data import get_dataloaders
 from vae_course.vae import ConvVAE, KLAnnealCB

@@ -7,7 +7,7 @@ the same process, with the same model, optimizer (Adam, lr 1e-3), batch size, da
 
 * training img/s of `vae_course.learner.Learner.fit` (its own `img_per_s`: the training part of the epoch, as it
   is written to metrics.csv) and of a bare loop `for x, _ in dl: loss = ...; backward(); step()` over the same
-  DataLoader (a model with its own `training_step` is called with a minimal stand-in for the Learner);
+  DataLoader (a model with its own training phases, the IntroVAE family, runs them with plain backward and Adam steps);
   the Learner's overhead is 1 - Learner / bare (target: <= 3 %); for `conv_vae` also the Learner with its per-step
   checks, gradient norm and accelerate's wrappers switched off (an ablation), a second identical bare loop (a null
   test: the noise floor of the comparison), and each of those per-step additions timed on its own;
@@ -98,19 +98,18 @@ def median(xs): return statistics.median(xs) if xs else math.nan
 # models, data, one training step
 
 def _models() -> dict:
-    "`vae_course.core.MODELS` with the three chapters' models registered."
-    import vae_course.vae, vae_course.desubpixel, vae_course.introvae_images   # noqa: F401 (register the models)
-    from vae_course.core import MODELS
+    "The registry's `MODELS` (every chapter's models, loaded on first use)."
+    from vae_course.registry import MODELS
     return MODELS
 
 def build_model(name: str, seed: int = 0):
-    "The registered model `name` with the course's defaults for its data set, weights seeded by `seed`."
+    "The registered model `name` with the course's defaults for its data set (the registry's `build_model`), weights seeded by `seed`."
     import torch
-    MODELS = _models()
-    spec, c = MODELS[name], MODEL_CFGS[name]
-    hp = {**spec.hparams, **spec.dataset_hparams.get(c['dataset'], {})}
+    from vae_course.registry import build_model as build, model_hparams
+    c = MODEL_CFGS[name]
     torch.manual_seed(seed)
-    return spec.factory(channels=c['channels'], image_size=c['image_size'], latent_dim=c['latent_dim'], **hp)
+    return build(dict(model=name, channels=c['channels'], image_size=c['image_size'], latent_dim=c['latent_dim'],
+                      hparams=model_hparams(_models()[name], c['dataset'], {})))
 
 def value_range(name: str):
     return _models()[name].value_range
@@ -145,22 +144,27 @@ def all_images(dl):
     from torch.utils.data import DataLoader
     return torch.cat([b[0] for b in DataLoader(dl.dataset, batch_size=1024)])
 
-class BareLearn:
-    "The least a model's own `training_step(learn, x)` needs from a Learner: plain backward and optimizer steps, no checks."
-    def __init__(self, opts): self.opts, self.step, self.cbs, self.n_epochs, self.train_dl = opts, 0, [], 1, ()
-    def check_finite(self, terms, what='loss'): pass
-    def backward(self, loss): loss.backward()
-    def clip_gradients(self, params, terms=None): return None
-    def opt_step(self, i=0): self.opts[i].step(); self.opts[i].zero_grad(set_to_none=True)
+def own_phases(model) -> bool:
+    "True for a model with its own training phases (the IntroVAE family)."
+    from vae_course.model import AEModel
+    return type(model).training_phases is not AEModel.training_phases
 
 def make_step(model, opts, autocast=None, scaler=None):
-    "One training step `step(x) -> loss` (detached): the model's own `training_step` when it has one, else loss_terms + backward + Adam."
+    "One training step `step(x) -> loss` (detached): the model's phases with plain backward and optimizer steps (no checks), or loss_terms + backward + Adam."
     import torch
-    if model.training_step is not None:
-        shim = BareLearn(opts)
+    if own_phases(model):
+        from vae_course.model import frozen
+        done = [0]
         def step(x):
-            terms = model.training_step(shim, x); shim.step += 1
-            return terms['loss']
+            terms, carry = {}, {}
+            for ph in model.training_phases(done[0]):
+                keep = {id(p) for p in (model.parameters() if ph.parameters is None else ph.parameters)}
+                with frozen(p for p in model.parameters() if id(p) not in keep): t = model(x, phase=ph.name, carry=carry)
+                t[ph.loss].backward()
+                for i in ph.optimizers: opts[i].step(); opts[i].zero_grad(set_to_none=True)
+                terms.update(t)
+            done[0] += 1
+            return model.training_terms(terms)['loss']
         return step
     opt = opts[0]
     def step(x):
@@ -484,7 +488,7 @@ def main(argv=None) -> int:
             except Exception as e: log(f"  pythae failed: {type(e).__name__}: {e}"); runners.pop('pythae', None)
         res = interleaved(runners, reps)
         if prun is not None: prun.close()
-        extras = learner_extras(runners['learner'].learn, train) if runners['learner'].learn.raw_model.training_step is None else None
+        extras = learner_extras(runners['learner'].learn, train) if not own_phases(runners['learner'].learn.raw_model) else None
         x = next(iter(train))[0]
         fl = flops_per_image(name, x, dev)
         sg = sgemm_gflops(dev, 3); sg_all += sg

@@ -4,7 +4,7 @@ Run: `torchrun --standalone --nproc_per_node 2 tests/ddp_replicas.py OUT_FOLDER`
 one short epoch with `vae_course.cli.train` on its embedded default data set; then every rank's parameters are
 gathered and compared. DDP averages the gradients of every phase, so the largest difference must be exactly 0; a
 model whose training bypassed the wrapped model would train independent replicas. Prints one line per model and
-'N passed, N failed'; exits 1 on any difference."""
+a summary; exits 1 on any difference."""
 import sys, warnings
 from pathlib import Path
 import torch
@@ -29,6 +29,6 @@ for name in sorted(MODELS):
         passed += ok; failed += not ok
         print(f"{'ok' if ok else 'FAILED'}: {name:16s} {dist.get_world_size()} replicas after {steps} steps each, "
               f"max |parameter difference| {diff:.3g}", flush=True)
-if dist.get_rank() == 0: print(f'{passed} passed, {failed} failed', flush=True)
+if dist.get_rank() == 0: print(f'DDP: {passed + failed} models, replicas identical for {passed}, different for {failed}', flush=True)
 dist.barrier()
 sys.exit(1 if failed else 0)

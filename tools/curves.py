@@ -14,8 +14,8 @@ def run(out):
     import torch
     torch.set_num_threads(1)
     from vae_course.cli import train
-    try: from vae_course.registry import MODELS
-    except ImportError:
+    try: from vae_course.registry import MODELS                  # since the model-interface refactor
+    except ImportError:                                            # the layout before it, for the "before" file
         from vae_course.cli import load_all_modules; load_all_modules(); from vae_course.core import MODELS
     runs = {m: (m, {}) for m in sorted(MODELS)} | VARIANTS
     res = {}
