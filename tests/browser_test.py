@@ -6,6 +6,10 @@ notebook in headless Chromium through Playwright, runs it, moves a slider of a `
 user would, and checks that the bytes of the decoded image in the page change. Saves screenshots into `--out`, and
 stops JupyterLab and its kernels whatever happens.
 
+Then the saved chapter (`nbs/09a_latent_widgets.ipynb`, with its outputs, not run, not trusted) is opened as a learner
+opens it fresh: every widget output must show its saved picture (the PNG each widget adds to its output), never the
+widget's one-line text repr (`--saved NOTEBOOK` to choose another notebook, `--saved ''` to skip).
+
 By default the notebook is a small one written at test time (an 8-d MLP VAE trained for a few seconds on the
 embedded `digits` data set, then a `LatentExplorer`); `--notebook nbs/09a_latent_widgets.ipynb` runs the chapter
 itself instead (with IN_TEST=1: its reduced workload). Uses Debian's Chromium (`/usr/bin/chromium`); never downloads a
@@ -171,11 +175,67 @@ def run(out: Path, notebook: Path | None, timeout: float) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
     return result
 
+JS_SAVED_OUTPUTS = """() => {
+  const outs = [...document.querySelectorAll('.jp-OutputArea-output')];
+  const repr = outs.filter(o => /^(LatentExplorer|Interpolator|LatentMap|SampleGrid)[(:]/.test(o.textContent.trim()));
+  const widgetErr = outs.filter(o => /Error displaying widget|model not found/.test(o.textContent));
+  const imgs = outs.filter(o => o.querySelector('img')).length;
+  const broken = [...document.querySelectorAll('.jp-OutputArea-output img')].filter(i => i.complete && i.naturalWidth === 0).length;
+  return {outputs: outs.length, text_repr: repr.length, widget_errors: widgetErr.length, images: imgs, broken_images: broken};
+}"""
+
+def check_saved(out: Path, notebook: Path, timeout: float) -> dict:
+    "Open the saved `notebook` in a fresh JupyterLab without running it; count its widget outputs shown as pictures or as text."
+    from playwright.sync_api import sync_playwright
+    nb = json.loads(notebook.read_text())
+    outs = [o.get('data', {}) for c in nb['cells'] for o in c.get('outputs', [])]
+    n_widgets = sum('application/vnd.jupyter.widget-view+json' in d for d in outs)
+    n_pictures = sum(bool({'image/png', 'image/gif'} & set(d)) for d in outs)      # widget outputs carry their saved picture
+    t_start = time.time()
+    tmp = Path(tempfile.mkdtemp(prefix='vae_course_saved_'))
+    work, runtime = tmp/'work', tmp/'runtime'
+    for d in (work, runtime, tmp/'config', tmp/'data', tmp/'settings', tmp/'workspaces', tmp/'ipython'): d.mkdir()
+    shutil.copy(notebook, work/notebook.name)
+    for ext, name, value in (('apputils-extension', 'notification', dict(fetchNews='false')),
+                             ('notebook-extension', 'tracker', dict(windowingMode='none'))):   # render every cell, not only those in view
+        f = tmp/'settings'/'@jupyterlab'/ext/f'{name}.jupyterlab-settings'; f.parent.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(value))
+    port, token = free_port(), secrets.token_hex(16)
+    base = f'http://127.0.0.1:{port}'
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime), JUPYTER_CONFIG_DIR=str(tmp/'config'), JUPYTER_DATA_DIR=str(tmp/'data'),
+               IPYTHONDIR=str(tmp/'ipython'))
+    cmd = [sys.executable, '-m', 'jupyter', 'lab', '--no-browser', '--allow-root', '--ip=127.0.0.1', f'--port={port}', '--port-retries=0',
+           f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={work}', f'--LabApp.user_settings_dir={tmp/"settings"}',
+           f'--LabApp.workspaces_dir={tmp/"workspaces"}', '--LabApp.news_url=', '--expose-app-in-browser',
+           '--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate', '--LabApp.extension_manager=readonly']
+    log_f = open(tmp/'jupyterlab.log', 'w')
+    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log_f, stderr=subprocess.STDOUT, start_new_session=True)
+    r = dict(notebook=notebook.name, widget_outputs=n_widgets, picture_outputs=n_pictures)
+    try:
+        wait_for_server(f'{base}/api/status?token={token}', proc, 60.)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path='/usr/bin/chromium', headless=True, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport=dict(width=1400, height=1000))
+                page.goto(f'{base}/lab/tree/{notebook.name}?token={token}', timeout=timeout * 1000)
+                page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length > 10", timeout=timeout * 1000)
+                page.wait_for_timeout(3000)                                  # let the output renderers settle
+                r.update(page.evaluate(JS_SAVED_OUTPUTS))
+                shot = page.locator('.jp-OutputArea-output img').nth(min(3, max(0, r['images'] - 1)))
+                if r['images']: shot.scroll_into_view_if_needed(); page.wait_for_timeout(500)
+                page.screenshot(path=str(out/'saved_widgets.png'))
+            finally: browser.close()
+    finally:
+        stop_server(proc, base, token, runtime); log_f.close(); shutil.rmtree(tmp, ignore_errors=True)
+    r['passed'] = r.get('text_repr', 1) == 0 and r.get('widget_errors', 1) == 0 and r.get('broken_images', 1) == 0 and r.get('images', 0) >= n_pictures and n_widgets > 0
+    r['s'] = round(time.time() - t_start, 1)
+    return r
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--out', default='screenshots', help='folder for the screenshots (default: screenshots)')
     p.add_argument('--notebook', default=None, help='run this notebook instead of the small one written at test time')
     p.add_argument('--timeout', type=float, default=170., help='seconds for the whole test (default: 170)')
+    p.add_argument('--saved', default=str(ROOT/'nbs'/'09a_latent_widgets.ipynb'), help="a saved notebook to open without running ('': skip)")
     a = p.parse_args(argv)
     if not Path('/usr/bin/chromium').exists():
         print('browser_test: /usr/bin/chromium is missing: apt-get install chromium (.ci/extra/browser.sh does)', file=sys.stderr); return 1
@@ -186,10 +246,16 @@ def main(argv=None) -> int:
         print('browser test FAILED'); return 1
     log(json.dumps(r))
     log(f'screenshots in {out.resolve()}')
-    if r['passed']:
-        log(f"the decoded image changed {r['update_s']} s after the slider moved ({r['slider_before']} -> {r['slider_after']}); total {r['total_s']} s")
-        print('browser test passed'); return 0
-    log('FAILED: the decoded image did not change after the slider moved')
-    print('browser test FAILED'); return 1
+    ok = r['passed']
+    if ok: log(f"the decoded image changed {r['update_s']} s after the slider moved ({r['slider_before']} -> {r['slider_after']}); total {r['total_s']} s")
+    else: log('FAILED: the decoded image did not change after the slider moved')
+    if a.saved:
+        try: sr = check_saved(out, Path(a.saved).resolve(), 60.)
+        except Exception as e: sr = dict(passed=False, error=f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}')
+        log('saved notebook: ' + json.dumps(sr))
+        if sr['passed']: log(f"saved notebook opened fresh: {sr['images']} outputs show pictures, none of its {sr['widget_outputs']} widgets shows a text repr")
+        else: log('FAILED: the saved notebook shows widgets as text, errors or broken images')
+        ok = ok and sr['passed']
+    print('browser test passed' if ok else 'browser test FAILED'); return 0 if ok else 1
 
 if __name__ == '__main__': sys.exit(main())

@@ -27,7 +27,7 @@ for name in sorted(MODELS):
     if dist.get_rank() == 0:
         ok = diff == 0 and steps > 0
         passed += ok; failed += not ok
-        print(f"{'ok' if ok else 'FAILED'}: {name:16s} {dist.get_world_size()} replicas after {steps} steps each, "
+        print(f"  {'identical' if ok else 'DIFFERENT'}: {name:16s} {dist.get_world_size()} replicas after {steps} steps each, "
               f"max |parameter difference| {diff:.3g}", flush=True)
 if dist.get_rank() == 0: print(f'DDP: {passed + failed} models, replicas identical for {passed}, different for {failed}', flush=True)
 dist.barrier()

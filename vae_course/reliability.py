@@ -4,17 +4,20 @@
 
 # %% ../nbs/91_reliability.ipynb #4ffd0470
 from __future__ import annotations
-import os, json
+import os, io, json, copy, contextlib
+import numpy as np
 from pathlib import Path
 import torch
+from torch import nn
 from safetensors import safe_open
 from safetensors.torch import save_file
 from .core import *
+from .model import AEModel
 from .learner import load_checkpoint, checkpoint_file, CheckpointError
 
 # %% auto #0
 __all__ = ['SAFETENSORS_CONFIG_KEY', 'export_safetensors', 'read_safetensors', 'load_safetensors_model', 'add_export_args',
-           'run_export']
+           'run_export', 'onnx_runtime', 'export_onnx']
 
 # %% ../nbs/91_reliability.ipynb #3f7e6b7f
 SAFETENSORS_CONFIG_KEY = 'vae_course_config'   # metadata key of the run's configuration (JSON text)
@@ -62,7 +65,9 @@ def load_safetensors_model(path: str | Path, # a file written by `export_safeten
 def add_export_args(p):
     "The options of `vae_course export`."
     p.add_argument('--checkpoint', required=True, help='a checkpoint (.pt) written by `vae_course train`, or a run folder (its checkpoints/last.pt)')
-    p.add_argument('--out', required=True, help='the .safetensors file to write; its folder is created')
+    p.add_argument('--out', required=True, help='safetensors: the .safetensors file to write; onnx: the folder for encoder.onnx and decoder.onnx (created)')
+    p.add_argument('--format', choices=('safetensors', 'onnx'), default='safetensors',
+                   help="safetensors (the weights, no pickle) or onnx (the encoder and decoder as ONNX graphs, checked with onnxruntime; needs the onnx extra) (default: safetensors)")
     p.add_argument('--best', action='store_true', help='with a run folder: export checkpoints/best.pt instead of last.pt')
 
 def run_export(args) -> int:
@@ -70,6 +75,7 @@ def run_export(args) -> int:
     src = checkpoint_file(args.checkpoint, args.best)
     if not src.is_file(): raise UsageError(f"--checkpoint {args.checkpoint}: no checkpoint file at {src}")
     out = Path(args.out).expanduser()
+    if args.format == 'onnx': return _run_export_onnx(src, out)
     if out.suffix != '.safetensors': raise UsageError(f"--out must name a .safetensors file, got {args.out!r}")
     if out.is_dir(): raise UsageError(f"--out {out} is a folder")
     check_out(out.parent)   # UsageError when the folder cannot be created or written
@@ -79,3 +85,65 @@ def run_export(args) -> int:
     sd, _ = read_safetensors(out)
     print(f"exported {len(sd)} tensors ({sum(v.numel() for v in sd.values()):,} numbers, {out.stat().st_size / 2**20:.2f} MB) from {src} to {out}")
     return 0
+
+def _run_export_onnx(src: Path, out: Path) -> int:
+    "`vae_course export --format onnx`: the encoder and decoder of the run at `src` into the folder `out`."
+    from vae_course.registry import load_model
+    if out.suffix in ('.onnx', '.safetensors') or out.is_file(): raise UsageError(f"--out must name a folder with --format onnx, got {str(out)!r}")
+    onnx_runtime()                                       # the onnx extra: one line when it is missing
+    check_out(out)
+    try: model = load_model(src)
+    except CheckpointError as e: raise UsageError(f"--checkpoint {src}: {str(e).splitlines()[0]}") from e
+    r = export_onnx(model, out)
+    print(f"exported {r['encoder'].name} and {r['decoder'].name} ({model.latent_dim}-d code, images {'x'.join(map(str, model.shape))}) from {src} "
+          f"to {out}; onnxruntime reproduces PyTorch to {r['max_diff_encoder']:.1e} (encoder) and {r['max_diff_decoder']:.1e} (decoder)")
+    return 0
+
+# %% ../nbs/91_reliability.ipynb #e1705bff
+class _Decoder(nn.Module):
+    "`model.decode` as a module of its own: codes `(B, D)` -> images `(B, C, H, W)` in the model's value range."
+    def __init__(self, model): super().__init__(); self.model = model
+    def forward(self, z): return self.model.decode(z)
+
+class _Encoder(nn.Module):
+    "`model.embed` as a module of its own: images `(B, C, H, W)` -> codes `(B, D)` (the posterior mean of a VAE)."
+    def __init__(self, model): super().__init__(); self.model = model
+    def forward(self, x): return self.model.embed(x)
+
+def onnx_runtime():
+    "The `onnxruntime` module; `ImportError` naming the install line when the onnx extra (onnx, onnxscript, onnxruntime) is missing."
+    try:
+        import onnx, onnxscript, onnxruntime                                   # noqa: F401 (the exporter needs the first two)
+    except ImportError as e:
+        raise ImportError(f"ONNX export needs the optional onnx extra ({e.name} is missing): pip install 'vae_course[onnx]'") from None
+    return onnxruntime
+
+def export_onnx(model: AEModel, # a trained model of the course (any device; it is not modified)
+                out: str | Path, # the folder for encoder.onnx and decoder.onnx (created)
+                tol: float = 1e-4, # largest accepted |onnxruntime - PyTorch| on the check inputs
+                batch: int = 4, # check inputs: this many prior codes and random images
+                seed: int = 0,
+               ) -> dict:
+    """Write `decoder.onnx` (input `z` `(B, latent_dim)`, output `x` `(B, C, H, W)` in `value_range`) and `encoder.onnx`
+    (input `x`, output `z`: `embed`) to `out`, atomically, then check both with onnxruntime against PyTorch. Returns
+    `dict(encoder=path, decoder=path, max_diff_encoder=float, max_diff_decoder=float)`. Raises `ImportError` without the
+    onnx extra and `ValueError` when a difference exceeds `tol`."""
+    ort = onnx_runtime()
+    out = Path(out).expanduser(); out.mkdir(parents=True, exist_ok=True)
+    m = copy.deepcopy(model).cpu().eval().float()
+    g = torch.Generator().manual_seed(seed)
+    lo, hi = m.value_range
+    z, x = torch.randn(batch, m.latent_dim, generator=g), lo + (hi - lo) * torch.rand(batch, *m.shape, generator=g)
+    res = {}
+    batch_dim = torch.export.Dim('batch', min=1, max=65536)
+    for name, net, inp, iname, oname in (('encoder', _Encoder(m).eval(), x, 'x', 'z'), ('decoder', _Decoder(m).eval(), z, 'z', 'x')):
+        path = out/f'{name}.onnx'
+        with atomic_target(path) as tmp, contextlib.redirect_stdout(io.StringIO()), torch.no_grad():
+            torch.onnx.export(net, (inp,), str(tmp), input_names=[iname], output_names=[oname], external_data=False,
+                              dynamic_shapes=({0: batch_dim},), dynamo=True)
+        got = ort.InferenceSession(str(path), providers=['CPUExecutionProvider']).run(None, {iname: inp.numpy()})[0]
+        with torch.no_grad(): want = net(inp).numpy()
+        diff = float(np.abs(got - want).max())
+        if not diff <= tol: raise ValueError(f"{path.name}: onnxruntime differs from PyTorch by {diff:.3g} > {tol:g}")
+        res[name], res[f'max_diff_{name}'] = path, diff
+    return res

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09a_latent_widgets.ipynb #4cb5f0b6
 from __future__ import annotations
-import io, time, asyncio, statistics
+import io, json, time, asyncio, statistics
 from pathlib import Path
 import numpy as np
 import torch
@@ -20,7 +20,8 @@ from .latent import *
 from .data import single_thread
 
 # %% auto #0
-__all__ = ['png_bytes', 'grid_png', 'Debouncer', 'LatentExplorer', 'Interpolator', 'LatentMap', 'SampleGrid']
+__all__ = ['png_bytes', 'grid_png', 'Debouncer', 'SavedPicture', 'LatentExplorer', 'Interpolator', 'LatentMap', 'SampleGrid',
+           'explorer_bundle', 'write_explorer_index']
 
 # %% ../nbs/09a_latent_widgets.ipynb #6df3841c
 def png_bytes(img: torch.Tensor, # one image `(C, H, W)` or `(H, W)`, pixels in [0, 1]
@@ -79,10 +80,35 @@ class _Images:
         if isinstance(self.data, tuple): return self.data[0][:n], torch.as_tensor(self.data[1][:n])
         xs, ys = zip(*[self[i] for i in range(n)])
         return torch.stack(xs), torch.tensor(ys)
+class SavedPicture:
+    """Mixin for the widgets: besides the live view, the widget's output carries a PNG of its current pictures, so a
+    saved notebook opened without a kernel (or not trusted, where JupyterLab does not render widgets) shows the last
+    picture instead of a one-line text repr."""
+    def snapshot(self) -> bytes:
+        "The PNG and GIF pictures of the widget (first frame of a GIF), side by side, as PNG bytes."
+        ims = []
+        def walk(w):
+            if isinstance(w, W.Image) and w.value: ims.append(Image.open(io.BytesIO(w.value)).convert('RGB'))
+            for c in getattr(w, 'children', ()): walk(c)
+        walk(self)
+        if not ims: return b''
+        h, gap = max(im.height for im in ims), 6
+        out = Image.new('RGB', (sum(im.width for im in ims) + gap * (len(ims) - 1), h), 'white')
+        x = 0
+        for im in ims: out.paste(im, (x, (h - im.height) // 2)); x += im.width + gap
+        buf = io.BytesIO(); out.save(buf, format='PNG'); return buf.getvalue()
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs)
+        png = self.snapshot()
+        if png: data['image/png'] = png
+        data['text/plain'] = (f"{type(self).__name__}: a live widget. Run the notebook's cells from the top "
+                              "(Run > Run All Cells) to use it; the picture is its saved state.")
+        return data
+
 
 def _layout(width='auto', **kw): return W.Layout(width=width, **kw)
 
-class LatentExplorer(W.VBox):
+class LatentExplorer(SavedPicture, W.VBox):
     "Sliders over the `n_sliders` most informative latent dimensions of `model`, decoding live (debounced) as they move."
     def __init__(self, model: AEModel, # any model of the course
                  data=None, # images for base codes and for ranking: `Dataset`, `DataLoader`, `(N, C, H, W)` or `(x, y)`; None: prior only
@@ -201,7 +227,7 @@ def _upload_to_image(content: bytes, channels: int, image_size: int, value_range
     im = to_rgb_or_l(Image.open(io.BytesIO(content)), channels)
     return make_transform(image_size, channels, value_range)(im)
 
-class Interpolator(W.VBox):
+class Interpolator(SavedPicture, W.VBox):
     "Interpolate between the codes of two images (by index or uploaded), linearly or spherically; browse the frames; export a GIF."
     def __init__(self, model: AEModel, # any model of the course
                  data, # a `Dataset`, `DataLoader`, `(N, C, H, W)` or `(x, y)`
@@ -286,7 +312,7 @@ def _try_ipyevents():
         return Event
     except ImportError: return None
 
-class LatentMap(W.VBox):
+class LatentMap(SavedPicture, W.VBox):
     "A 2-d map of the data's codes (scatter coloured by label); the crosshair (sliders, image index or a click with ipyevents) decodes the code there."
     def __init__(self, model: AEModel, # any model of the course
                  data, # a `Dataset`, `DataLoader`, `(N, C, H, W)` or `(x, y)`
@@ -395,7 +421,7 @@ class LatentMap(W.VBox):
                              f'{(time.perf_counter() - t0) * 1000:.1f} ms</small>')
 
 # %% ../nbs/09a_latent_widgets.ipynb #520af0e9
-class SampleGrid(W.VBox):
+class SampleGrid(SavedPicture, W.VBox):
     "Prior and aggregated-posterior samples of `model` side by side, with a temperature slider and a resample button."
     def __init__(self, model: AEModel, # any model of the course
                  data=None, # images for the aggregated posterior; None: prior only
@@ -434,3 +460,55 @@ class SampleGrid(W.VBox):
         self.prior, self.post = self.samples()
         self.prior_image.value = grid_png(self.prior, self.nrow, self.scale)
         if self.post is not None: self.post_image.value = grid_png(self.post, self.nrow, self.scale)
+
+# %% ../nbs/09a_latent_widgets.ipynb #f8fd6b57
+def explorer_bundle(model, # a trained model of the course (`encode`/`embed`, `decode`, `latent_dim`)
+                    data, # test images: a `Dataset`, `DataLoader`, image tensor `(N, C, H, W)` or `(x, y)` pair
+                    out: str | Path, # the models folder of the explorer site; the bundle goes to `out/name/`
+                    name: str, # the bundle's folder name, e.g. 'mnist'
+                    title: str, # shown in the page's model menu
+                    n_sliders: int = 8, # sliders over the most informative dimensions
+                    n_pairs: int = 4, # pairs of test images (of different labels) for the interpolation
+                    n_rank: int = 2000, # images used to rank the dimensions
+                    span: float = 3., # sliders span centre +- span * scale
+                    draw: bool = False, # offer the drawing canvas (MNIST-like grey digits)
+                   ) -> dict:
+    """Write a bundle for the browser explorer into `out/name/`: `encoder.onnx` and `decoder.onnx` (`export_onnx`, checked
+    against PyTorch) and `meta.json` (shape, value range, ranked dimensions with their scores, centre and scale, a base
+    code, pairs of test-image codes, and a `check` code with its PyTorch decoding for the page's tests). Returns the
+    meta dict. Raises `ImportError` without the onnx extra."""
+    from vae_course.reliability import export_onnx            # the reliability chapter's exporter (onnx extra)
+    images = _Images(data)
+    dest = Path(out)/name
+    r = export_onnx(model, dest)
+    n = min(n_rank, len(images))
+    x, y = images.batch(n)
+    enc = encode_dataset(model, (x, y))
+    dims, scores = rank_latent_dims(enc['mu'], enc['logvar'])
+    D, vae = model.latent_dim, enc['logvar'] is not None
+    center = torch.zeros(D) if vae else enc['mu'].mean(0)
+    scale = torch.ones(D) if vae else enc['mu'].std(0)
+    classes = getattr(getattr(data, 'dataset', data), 'classes', None)
+    label = lambda k: str(classes[k]) if classes and 0 <= k < len(classes) else str(k)
+    firsts = {}                                                 # the first image of each label, in order
+    for i, k in enumerate(y.tolist()): firsts.setdefault(k, i)
+    idx = list(firsts.values())
+    pairs = [(idx[2 * j % len(idx)], idx[(2 * j + 1) % len(idx)]) for j in range(n_pairs)] if len(idx) > 1 else [(0, 1)] * n_pairs
+    with eval_mode(model), torch.no_grad(): check_x = model.decode(enc['mu'][:1].to(model_device(model))).float().cpu()
+    meta = dict(name=name, title=title, latent_dim=D, shape=list(model.shape), value_range=list(model.value_range),
+                dims=dims[:n_sliders].tolist(), scores=scores[:n_sliders].tolist(), score_name='KL' if vae else 'var', score_unit='nats' if vae else '',
+                center=center.tolist(), scale=scale.tolist(), span=span, base_code=enc['mu'][0].tolist(), draw=draw,
+                pairs=[dict(a=a, b=b, label_a=label(int(y[a])), label_b=label(int(y[b])), za=enc['mu'][a].tolist(), zb=enc['mu'][b].tolist())
+                       for a, b in pairs],
+                check=dict(z=enc['mu'][0].tolist(), x=check_x[0].flatten().tolist()),
+                onnx_max_diff=dict(encoder=r['max_diff_encoder'], decoder=r['max_diff_decoder']))
+    (dest/'meta.json').write_text(json.dumps(meta))
+    return meta
+
+def write_explorer_index(out: str | Path, # the models folder of the explorer site
+                         metas: list, # what `explorer_bundle` returned, in menu order
+                        ) -> Path:
+    "Write `out/index.json`, the list of bundles the page offers (`name`, `title`). Returns its path."
+    p = Path(out)/'index.json'
+    p.write_text(json.dumps([dict(name=m['name'], title=m['title']) for m in metas]))
+    return p
