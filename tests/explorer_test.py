@@ -6,7 +6,8 @@ Chromium through Playwright (never a downloaded browser) and checks that: the pa
 onnxruntime-web; moving a slider, the interpolation and a random code change the picture; the browser's decoding of a
 fixed code equals PyTorch's (stored by the build in meta.json) within 1e-3; a digit drawn with synthetic mouse strokes
 is encoded to the code that PyTorch's encoder gives for the same pixels (within 1e-3); the Fashion-MNIST model loads
-too. Prints the median latency of 100 slider moves (input event to the picture drawn) and saves screenshots.
+too; and, with `--page`, that a rendered docs page embedding it (`tools/check_docs.py`'s nbconvert rendering of the
+widgets chapter) shows the live explorer in its frame. Prints the median latency of 100 slider moves (input event to the picture drawn) and saves screenshots.
 
     python tests/explorer_test.py --site nbs/explorer --out screenshots [--quick]
 
@@ -122,18 +123,49 @@ def run(site: Path, out: Path, quick: bool, timeout: float) -> dict:
     r['checks'] = checks
     return r
 
+def check_page(page_html: Path, site: Path, out: Path, timeout: float) -> dict:
+    "Serve a rendered docs page with the explorer beside it (as the docs site has it); the explorer in its frame must load and answer a slider."
+    import shutil, tempfile
+    from playwright.sync_api import sync_playwright
+    root = Path(tempfile.mkdtemp(prefix='vae_course_page_'))
+    shutil.copy(page_html, root/'page.html'); shutil.copytree(site, root/'explorer')
+    srv = serve(root)
+    r = {}
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path='/usr/bin/chromium', headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport=dict(width=1200, height=900))
+            page.route('**/*', lambda rt: rt.continue_() if rt.request.url.startswith('http://127.0.0.1') else rt.abort())
+            page.goto(f'http://127.0.0.1:{srv.server_address[1]}/page.html', timeout=timeout * 1000)
+            el = page.locator('iframe[src$="explorer/index.html"]').first
+            el.scroll_into_view_if_needed()
+            frame = el.element_handle(timeout=timeout * 1000).content_frame()
+            frame.wait_for_function("() => document.getElementById('explorer').dataset.ready !== 'false'", timeout=timeout * 1000)
+            r['frame_ready'] = frame.evaluate("() => document.getElementById('explorer').dataset.ready") == 'true'
+            before = frame.evaluate(PICTURE)
+            frame.locator('#sliders input').first.focus()
+            for _ in range(30): page.keyboard.press('ArrowRight')
+            frame.evaluate('() => explorer.idle()')
+            r['frame_slider_changes_picture'] = frame.evaluate(PICTURE) != before
+            el.screenshot(path=str(out/'docs_page_explorer.png'))
+            browser.close()
+    finally: srv.shutdown(); shutil.rmtree(root, ignore_errors=True)
+    return r
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--site', default=str(ROOT/'nbs'/'explorer'), help='the built explorer (default: nbs/explorer)')
     p.add_argument('--out', default='screenshots', help='folder for the screenshots (default: screenshots)')
     p.add_argument('--quick', action='store_true', help='the site was built with tools/build_explorer.py --quick')
     p.add_argument('--timeout', type=float, default=60., help='seconds for each wait (default: 60)')
+    p.add_argument('--page', default=None, help='a rendered docs page that embeds the explorer (e.g. _site_check/latent_widgets.html)')
     a = p.parse_args(argv)
     site, out = Path(a.site), Path(a.out)
     if not (site/'models'/'index.json').is_file(): print(f'explorer_test: no built site at {site}: run tools/build_explorer.py', file=sys.stderr); return 1
     if not Path('/usr/bin/chromium').exists(): print('explorer_test: /usr/bin/chromium is missing: apt-get install chromium', file=sys.stderr); return 1
     out.mkdir(parents=True, exist_ok=True)
     r = run(site, out, a.quick, a.timeout)
+    if a.page: r['checks'].update(check_page(Path(a.page), site, out, a.timeout))
     log(json.dumps(r))
     ok = all(r['checks'].values())
     log(f"median update latency over 100 slider moves: {r['median_update_ms']} ms (90th percentile {r['p90_update_ms']} ms; target under 30 ms)")
