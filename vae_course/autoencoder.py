@@ -40,7 +40,7 @@ class AELossMixin:
         return dict(loss=rec, rec=rec, mse=F.mse_loss(out['x_hat'].detach(), x))
 
 @register_model('ae', help='MLP autoencoder (flatten, 2 hidden layers)', hparams=dict(hidden=512, loss='bce'),
-                default_dataset='digits', default_latent_dim=16)
+                default_dataset='digits', default_latent_dim=16, default_steps=1000, default_batch_size=128)
 class MLPAutoencoder(AELossMixin, AEModel):
     "MLP autoencoder for `(B, channels, image_size, image_size)` images in [0, 1]: pixels -> hidden -> hidden/2 -> `latent_dim` and back."
     def __init__(self, channels: int = 1, image_size: int = 28, latent_dim: int = 16,
@@ -66,7 +66,7 @@ def n_downsamplings(image_size: int, max_down: int = 4, min_size: int = 4) -> in
     return k
 
 @register_model('conv_ae', help='convolutional autoencoder (stride-2 convs, transposed-conv decoder)',
-                hparams=dict(base_channels=32, loss='bce'), default_dataset='digits', default_latent_dim=16)
+                hparams=dict(base_channels=32, loss='bce'), default_dataset='digits', default_latent_dim=16, default_steps=800, default_batch_size=64)
 class ConvAutoencoder(AELossMixin, AEModel):
     "Convolutional autoencoder for `(B, channels, image_size, image_size)` images in [0, 1]; `image_size` must be divisible by 4."
     def __init__(self, channels: int = 1, image_size: int = 28, latent_dim: int = 16,

@@ -9,8 +9,8 @@ from pathlib import Path
 import vae_course
 
 # %% auto #0
-__all__ = ['COMMANDS', 'LR_SCHEDULES', 'RUN_FILES', 'command_functions', 'run_files', 'RunLock', 'train', 'add_train_args',
-           'run_train', 'add_list_args', 'run_list', 'get_parser', 'main']
+__all__ = ['COMMANDS', 'LR_SCHEDULES', 'MIN_STEPS', 'MIN_STEPS_PER_EPOCH', 'RUN_FILES', 'command_functions', 'run_files',
+           'RunLock', 'train', 'add_train_args', 'run_train', 'add_list_args', 'run_list', 'get_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #c88d522a
 COMMANDS = {   # name -> (module, function adding its options, function running it, one-line help)
@@ -31,6 +31,8 @@ def command_functions(name: str) -> tuple:
 
 # %% ../nbs/90_cli.ipynb #2a53a8c6
 LR_SCHEDULES = ('constant', 'two_phase', 'one_cycle')
+MIN_STEPS = 200   # fewer optimiser steps than this: `train` warns that the run is too short to learn much
+MIN_STEPS_PER_EPOCH = 50   # a small folder of images is repeated within an epoch up to this many batches
 RUN_FILES = ('config.json', 'metrics.csv', 'loss_curves.png', 'reconstructions.png', 'samples.png', 'checkpoints')   # what a run writes
 
 def run_files(out: str | Path) -> list[str]:
@@ -60,9 +62,11 @@ class RunLock:
 # %% ../nbs/90_cli.ipynb #4afe3eab
 def train(model: str = 'ae', # a name from `MODELS`
           dataset: str | None = None, # a name from `DATASETS` or `folder:PATH`; None: the model's offline default
-          epochs: int = 5, # total number of epochs
+          epochs: int | None = None, # total number of epochs; None: from `steps`
           out: str | Path = 'runs/run', # output folder
-          batch_size: int = 128, lr: float = 1e-3,
+          batch_size: int | None = None, # None: the model's default (128 for most)
+          lr: float = 1e-3,
+          steps: int | None = None, # total optimiser steps (rounded up to whole epochs); None with `epochs` None: the model's default
           latent_dim: int | None = None, # None: the model's default
           image_size: int | None = None, # None: the model's default, else the data set's native size
           channels: int | None = None, # None: the data set's
@@ -84,7 +88,11 @@ def train(model: str = 'ae', # a name from `MODELS`
     from vae_course.data import get_dataloaders
     if model not in MODELS: raise UsageError(f"unknown model {model!r}; choose one of: {', '.join(sorted(MODELS))}")
     spec = MODELS[model]
-    if epochs < 1: raise UsageError(f"--epochs must be >= 1, got {epochs}")
+    if epochs is not None and steps is not None: raise UsageError("give --epochs or --steps, not both")
+    if epochs is not None and epochs < 1: raise UsageError(f"--epochs must be >= 1, got {epochs}")
+    if steps is not None and steps < 1: raise UsageError(f"--steps must be >= 1, got {steps}")
+    auto_batch = batch_size is None
+    batch_size = spec.default_batch_size if auto_batch else batch_size
     if batch_size < 1: raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
     if not (math.isfinite(lr) and lr > 0): raise UsageError(f"--lr must be a finite number > 0, got {lr}")
     if max_grad_norm is not None and not (math.isfinite(max_grad_norm) and max_grad_norm > 0):
@@ -114,10 +122,18 @@ def train(model: str = 'ae', # a name from `MODELS`
                 if prev.get('model') != model: raise UsageError(f"--resume: {last} was trained with model {prev.get('model')!r}, not {model!r}")
             try: device = str(get_device(device)) if device not in (None, 'auto') else device
             except ValueError as e: raise UsageError(str(e)) from e
-            dls = get_dataloaders(dataset, batch_size=batch_size, image_size=image_size or spec.default_image_size,
-                                  channels=channels, value_range=spec.value_range, augment=augment, seed=seed,
-                                  limit=limit, num_workers=num_workers)
+            folder = dataset.startswith('folder:')
+            loaders = lambda bs: get_dataloaders(dataset, batch_size=bs, image_size=image_size or spec.default_image_size,
+                                                 channels=channels, value_range=spec.value_range, augment=augment, seed=seed,
+                                                 limit=limit, num_workers=num_workers, min_steps_per_epoch=MIN_STEPS_PER_EPOCH if folder else 0)
+            dls = loaders(batch_size)
+            if auto_batch and folder and dls.info.n_train < 4 * batch_size:    # a small folder: smaller batches, as many steps
+                batch_size = max(8, dls.info.n_train // 4); dls = loaders(batch_size)
             info = dls.info
+            per_epoch = len(dls.train)                             # optimiser steps per epoch (per process under DDP)
+            if epochs is None: epochs = math.ceil((steps or spec.default_steps) / per_epoch)
+            if resume and epochs <= int(prev_ck['epoch']) + 1:
+                raise UsageError(f"--resume: {last} has already trained {int(prev_ck['epoch']) + 1} epochs; ask for more with --epochs or --steps")
             latent_dim = latent_dim or spec.default_latent_dim
             set_seed(seed)
             try: net = spec.factory(channels=info.channels, image_size=info.image_size, latent_dim=latent_dim, **hp)
@@ -132,7 +148,7 @@ def train(model: str = 'ae', # a name from `MODELS`
             check_space(out, 36 * net.n_params() + 8 * 2**20)   # last.pt, best.pt and a temporary copy of (weights + 2 Adam moments) in fp32, and pictures
             if overwrite and main_process:                       # replace the old run: its files only, nothing else in the folder
                 for f in old: shutil.rmtree(out/f) if (out/f).is_dir() else (out/f).unlink()
-            config = dict(model=model, dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr, latent_dim=latent_dim,
+            config = dict(model=model, dataset=dataset, epochs=epochs, steps=epochs * per_epoch, batch_size=batch_size, lr=lr, latent_dim=latent_dim,
                           image_size=info.image_size, channels=info.channels, value_range=list(spec.value_range), seed=seed,
                           device=device or 'auto', mixed_precision=mixed_precision, augment=augment, limit=limit,
                           max_grad_norm=max_grad_norm, lr_schedule=lr_schedule, hparams=hp,
@@ -143,9 +159,13 @@ def train(model: str = 'ae', # a name from `MODELS`
             learn = Learner(net, dls, lr=lr, cbs=cbs, sched=sched, max_grad_norm=max_grad_norm, device=device,
                             mixed_precision=mixed_precision, seed=seed, config=config)
             if learn.is_main: (out/'config.json').write_text(json.dumps(config, indent=2))
+            if epochs * per_epoch < MIN_STEPS and learn.is_main:   # once the run can start
+                print(f"warning: this run takes only {epochs * per_epoch} optimiser steps ({epochs} epochs of {per_epoch}): too few to learn "
+                      f"much; {model}'s default is {spec.default_steps} steps (--steps N sets the budget)", file=sys.stderr)
             if learn.is_main and progress:
                 print(f"training {model} ({net.n_params():,} parameters) on {dataset} ({info.n_train:,} train / {info.n_valid:,} valid "
-                      f"images, {info.channels}x{info.image_size}x{info.image_size}) for {epochs} epochs on {learn.device} -> {out}")
+                      f"images, {info.channels}x{info.image_size}x{info.image_size}) for {epochs * per_epoch} steps ({epochs} epochs of {per_epoch}) "
+                      f"on {learn.device} -> {out}")
         except BaseException:
             held.close()                                       # release the lock (its file goes) ...
             if created and out.is_dir() and not any(out.iterdir()): out.rmdir()   # ... and leave no empty folder
@@ -157,7 +177,7 @@ def train(model: str = 'ae', # a name from `MODELS`
             h = learn.history[-1]
             ran = [r for r in learn.history if r['epoch'] >= learn.start_epoch]
             ips = sum(r['img_per_s'] for r in ran) / max(1, len(ran))
-            print(f"done: {model} on {dataset}, {h['epoch']+1} epochs, train loss {h['train_loss']:.4g}, valid loss {h['valid_loss']:.4g}, "
+            print(f"done: {model} on {dataset}, {h['epoch']+1} epochs ({learn.step} steps), train loss {h['train_loss']:.4g}, valid loss {h['valid_loss']:.4g}, "
                   f"{learn.wall_time:.1f} s, {ips:,.0f} img/s -> {out}")
         return learn
 
@@ -191,9 +211,11 @@ def add_train_args(p: argparse.ArgumentParser):
     p.add_argument('--model', default='ae', help=f"model to train: {models} (default: ae)")
     p.add_argument('--dataset', default=None,
                    help="data set: " + ', '.join(DATASETS) + " (default: the model's embedded offline default)")
-    p.add_argument('--epochs', type=_positive_int, default=5, help='total number of epochs (default: 5)')
+    p.add_argument('--steps', type=_positive_int, default=None,
+                   help="total optimiser steps, rounded up to whole epochs (default: the model's, see `vae_course list`)")
+    p.add_argument('--epochs', type=_positive_int, default=None, help='total number of epochs, instead of --steps')
     p.add_argument('--out', default=None, help='output folder (default: runs/MODEL-DATASET)')
-    p.add_argument('--batch-size', type=_positive_int, default=128, help='images per batch (default: 128)')
+    p.add_argument('--batch-size', type=_positive_int, default=None, help="images per batch (default: the model's, 128 for most)")
     p.add_argument('--lr', type=float, default=1e-3, help='learning rate (default: 1e-3)')
     p.add_argument('--lr-schedule', choices=LR_SCHEDULES, default='constant',
                    help='constant, two_phase (lr then lr/20 for the last third) or one_cycle (default: constant)')
@@ -225,7 +247,7 @@ def run_train(args) -> int:
     hp = {k[3:]: v for k, v in vars(args).items() if k.startswith('hp_') and v is not None}
     ds = args.dataset or MODELS[args.model].default_dataset if args.model in MODELS else args.dataset
     out = args.out or f"runs/{args.model}-{str(ds).replace('folder:', '').strip('/').split('/')[-1]}"
-    train(args.model, args.dataset, epochs=args.epochs, out=out, batch_size=args.batch_size, lr=args.lr,
+    train(args.model, args.dataset, epochs=args.epochs, steps=args.steps, out=out, batch_size=args.batch_size, lr=args.lr,
           latent_dim=args.latent_dim, image_size=args.image_size, channels=args.channels, seed=args.seed,
           device=args.device, mixed_precision=args.mixed_precision, resume=args.resume, overwrite=args.overwrite, augment=args.augment,
           limit=args.limit, max_grad_norm=args.max_grad_norm, lr_schedule=args.lr_schedule,
@@ -237,7 +259,8 @@ def add_list_args(p: argparse.ArgumentParser): "`vae_course list` has no options
 def run_list(args) -> int:
     "`vae_course list`: every model and data set, one line each."
     from vae_course.registry import MODELS, DATASETS
-    print('models:'); [print(f'  {n:16s} {s.help}') for n, s in sorted(MODELS.items())]
+    print('models (default data set, steps, batch size):')
+    for n, s in sorted(MODELS.items()): print(f'  {n:16s} {s.default_dataset}, {s.default_steps} steps, batch {s.default_batch_size}: {s.help}')
     print('data sets:'); [print(f'  {n:16s} {h}') for n, h in DATASETS.items()]
     return 0
 

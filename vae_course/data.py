@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import numpy as np
 import torch
 import torchvision
-from torch.utils.data import Dataset, DataLoader, Subset, WeightedRandomSampler
+from torch.utils.data import Dataset, DataLoader, Subset, WeightedRandomSampler, RandomSampler
 from torchvision.transforms import v2
 from PIL import Image, ImageOps, ImageCms
 
@@ -639,13 +639,18 @@ def get_dataloaders(name: str, # a key of `DATASETS`, or 'folder:PATH'
                     limit: int | None = None, # at most this many training images
                     num_workers: int = 0, # DataLoader worker processes
                     weights: dict | None = None, # {sub-folder or class: probability} for `subfolder_weights`
+                    min_steps_per_epoch: int = 0, # repeat a small training set (shuffled) so that an epoch has at least this many batches
                    ) -> DataLoaders:
     """Training (shuffled or weighted, `drop_last` when there is more than one batch) and validation (in order)
-    loaders of `(x, y)` batches, `x` float `(B, C, H, W)` in `value_range`, `y` int64 `(B,)`. Raises as `load_datasets`."""
+    loaders of `(x, y)` batches, `x` float `(B, C, H, W)` in `value_range`, `y` int64 `(B,)`. With `min_steps_per_epoch`, a
+    training set smaller than that many batches is drawn in several shuffled passes per epoch, so that a folder of 100
+    images does not spend its training on per-epoch work. Raises as `load_datasets`."""
     if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
     train, valid, info = load_datasets(name, image_size, channels, value_range, augment, valid_frac, seed, limit)
     g = torch.Generator().manual_seed(seed)
     sampler = subfolder_weights(train, weights, generator=g) if weights else None
+    if sampler is None and min_steps_per_epoch and len(train) < min_steps_per_epoch * batch_size:   # a few images: one epoch = several passes
+        sampler = RandomSampler(train, num_samples=min_steps_per_epoch * batch_size, generator=g)
     kw = dict(batch_size=batch_size, num_workers=num_workers, pin_memory=torch.cuda.is_available(), persistent_workers=num_workers > 0)
-    return DataLoaders(DataLoader(train, shuffle=sampler is None, sampler=sampler, drop_last=len(train) > batch_size, generator=g, **kw),
+    return DataLoaders(DataLoader(train, shuffle=sampler is None, sampler=sampler, drop_last=len(train) > batch_size or sampler is not None, generator=g, **kw),
                        DataLoader(valid, shuffle=False, **kw), info)

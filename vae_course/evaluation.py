@@ -79,7 +79,7 @@ def evaluate(model: AEModel, # a trained model; a model with a posterior gets li
              max_images: int | None = None, # evaluate on the first images only
              batch_k: int | None = None, # see `iwae_bound`
              seed: int = 0, # for the posterior samples and the test-set binarization
-             progress: bool = False, # print a line per batch to stderr
+             progress: bool = False, # print a line to stderr every 5 s: images done, time, time left
             ) -> dict:
     """Test metrics as a dict of floats: `elbo`, `rec`, `kl` (nats/image), `nll` (nats/image, -IWAE bound with K =
     `nll_samples`), `bits_per_dim` (of the NLL), `elbo_bits_per_dim` (of -ELBO), `psnr` (dB), `ssim`, `n_images`,
@@ -92,7 +92,8 @@ def _evaluate(model, dl, nll_samples, max_images, batch_k, seed, progress) -> di
     g = torch.Generator(device='cpu').manual_seed(seed)
     is_vae = has_posterior(model)
     sums = dict(elbo=0., rec=0., kl=0., nll=0., psnr=0., ssim=0.)
-    n, t0 = 0, time.perf_counter()
+    n, t0, shown = 0, time.perf_counter(), 0.
+    total = min(len(dl.dataset), max_images or len(dl.dataset)) if hasattr(dl, 'dataset') else max_images
     lo, hi = model.value_range
     for b in dl:
         x = batch_images(b)
@@ -109,7 +110,11 @@ def _evaluate(model, dl, nll_samples, max_images, batch_k, seed, progress) -> di
         psnr, ssim = psnr_ssim(model.reconstruct(x), x, (lo, hi))
         sums['psnr'] += float(psnr.sum()); sums['ssim'] += float(ssim.sum())
         n += len(x)
-        if progress: print(f'evaluate: {n} images, {time.perf_counter() - t0:.1f} s', file=sys.stderr)
+        t = time.perf_counter() - t0
+        if progress and t - shown >= 5:
+            shown = t
+            left = f', about {t / n * (total - n):.0f} s left' if total else ''
+            print(f'evaluate: {n:,}{f"/{total:,}" if total else ""} images, {t:.0f} s{left}', file=sys.stderr, flush=True)
         if max_images is not None and n >= max_images: break
     if n == 0: raise ValueError("evaluate: the test set is empty")
     m = {k: v / n for k, v in sums.items()}
@@ -155,7 +160,7 @@ def run_evaluate(args) -> int:
     dls = get_dataloaders(dataset, batch_size=args.batch_size, image_size=cfg['image_size'], channels=cfg['channels'],
                           value_range=tuple(cfg.get('value_range', model.value_range)), seed=cfg.get('seed', 0))
     t0 = time.perf_counter()
-    res = evaluate(model, dls, nll_samples=args.nll_samples, max_images=args.limit, batch_k=args.batch_k, seed=args.seed)
+    res = evaluate(model, dls, nll_samples=args.nll_samples, max_images=args.limit, batch_k=args.batch_k, seed=args.seed, progress=True)
     res = dict(checkpoint=str(path), model=cfg['model'], dataset=dataset, binarized=model.binarize,
                epoch=int(ck['epoch']) + 1 if 'epoch' in ck else None, **res, device=str(dev), wall_s=round(time.perf_counter() - t0, 2))
     out = Path(args.out) if args.out else path.parent/'eval.json'

@@ -23,7 +23,7 @@ _COMMON = dict(base_channels=32, vae_warmup_steps=0)
 
 @register_model('introvae', help='IntroVAE (Huang et al. 2018) around the conv VAE: KL hinge with margin m; two Adams (paper: --lr 2e-4)',
                 hparams=dict(**_COMMON, margin=120.0, alpha=0.25, alpha_g=0.5, beta=0.05),
-                default_dataset='digits', default_latent_dim=32, dataset_hparams=INTROVAE_HPARAMS['introvae'])
+                default_dataset='digits', default_latent_dim=32, dataset_hparams=INTROVAE_HPARAMS['introvae'], default_steps=600, default_batch_size=64)
 def introvae(channels: int = 1, image_size: int = 28, latent_dim: int = 32, base_channels: int = 32, **hparams) -> IntroVAE:
     "IntroVAE around a Gaussian `ConvVAE` for `(B, channels, image_size, image_size)` images in [0, 1] (`hparams`: see `IntroVAE`)."
     return IntroVAE(_gaussian_conv_vae(channels, image_size, latent_dim, base_channels), **hparams)
@@ -31,13 +31,13 @@ def introvae(channels: int = 1, image_size: int = 28, latent_dim: int = 32, base
 _SOFT = dict(**_COMMON, beta_kl=1.0, beta_rec=1.0, beta_neg=256.0, gamma_r=1e-8, beta_neg_schedule=False)
 
 @register_model('soft_introvae', help='Soft-IntroVAE (Daniel & Tamar 2021) around the conv VAE: expELBO of fakes; two Adams (paper: --lr 2e-4)',
-                hparams=_SOFT, default_dataset='digits', default_latent_dim=32, dataset_hparams=INTROVAE_HPARAMS['soft_introvae'])
+                hparams=_SOFT, default_dataset='digits', default_latent_dim=32, dataset_hparams=INTROVAE_HPARAMS['soft_introvae'], default_steps=400, default_batch_size=64)
 def soft_introvae(channels: int = 1, image_size: int = 28, latent_dim: int = 32, base_channels: int = 32, **hparams) -> SoftIntroVAE:
     "Soft-IntroVAE around a Gaussian `ConvVAE` for `(B, channels, image_size, image_size)` images in [0, 1] (`hparams`: see `SoftIntroVAE`)."
     return SoftIntroVAE(_gaussian_conv_vae(channels, image_size, latent_dim, base_channels), **hparams)
 
 @register_model('as_introvae', help='AS-IntroVAE (Lu et al. 2022) around the conv VAE: Soft-IntroVAE with d_AS handing over to the KL (paper: --lr 2e-4)',
-                hparams=_SOFT, default_dataset='digits', default_latent_dim=32, dataset_hparams=INTROVAE_HPARAMS['as_introvae'])
+                hparams=_SOFT, default_dataset='digits', default_latent_dim=32, dataset_hparams=INTROVAE_HPARAMS['as_introvae'], default_steps=400, default_batch_size=64)
 def as_introvae(channels: int = 1, image_size: int = 28, latent_dim: int = 32, base_channels: int = 32, **hparams) -> ASIntroVAE:
     "AS-IntroVAE around a Gaussian `ConvVAE` for `(B, channels, image_size, image_size)` images in [0, 1] (`hparams`: see `SoftIntroVAE`)."
     return ASIntroVAE(_gaussian_conv_vae(channels, image_size, latent_dim, base_channels), **hparams)

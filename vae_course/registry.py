@@ -32,6 +32,8 @@ class ModelSpec:
     default_image_size: int | None = None         # None: the data set's native size
     default_latent_dim: int = 16
     dataset_hparams: dict = field(default_factory=dict)  # {dataset: {hparam: value}} per-data-set defaults
+    default_steps: int = 1000                     # optimiser steps of `vae_course train` without --steps/--epochs
+    default_batch_size: int = 128                 # images per batch of `vae_course train` without --batch-size
 
 MODEL_MODULES = ('autoencoder', 'vae', 'desubpixel', 'introvae_images')   # the chapters whose modules register models
 

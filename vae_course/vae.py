@@ -190,7 +190,7 @@ _VAE_HP = dict(likelihood='bernoulli', beta_kl=1.0, binarize=False, std_param='l
                rec_logvar=0.0, learn_rec_logvar=False, optimal_rec_logvar=False)
 
 @register_model('vae', help='MLP VAE (flatten, 2 hidden layers, Gaussian posterior)', hparams=dict(hidden=512, **_VAE_HP),
-                default_dataset='digits', default_latent_dim=16)
+                default_dataset='digits', default_latent_dim=16, default_steps=1000, default_batch_size=128)
 class MLPVAE(VAEModel):
     "MLP VAE for `(B, channels, image_size, image_size)` images in [0, 1]: pixels -> hidden -> hidden/2 -> (mu, logvar) `(B, latent_dim)` and back."
     def __init__(self, channels: int = 1, image_size: int = 28, latent_dim: int = 16,
@@ -213,7 +213,7 @@ def _pixels(raw: torch.Tensor, likelihood: str) -> torch.Tensor:
     return raw if likelihood == 'bernoulli' else torch.sigmoid(raw)
 
 @register_model('conv_vae', help='convolutional VAE (stride-2 convs, transposed-conv decoder), any size divisible by 4',
-                hparams=dict(base_channels=16, **_VAE_HP), default_dataset='digits', default_latent_dim=32)
+                hparams=dict(base_channels=16, **_VAE_HP), default_dataset='digits', default_latent_dim=32, default_steps=1000, default_batch_size=128)
 class ConvVAE(VAEModel):
     """Convolutional VAE for `(B, channels, image_size, image_size)` images in [0, 1]; `image_size` divisible by 4 and >= 16
     (28, 32, 64, ...), else `ValueError`. Stride-2 3x3 convs (`base_channels`, doubled per stage) -> (mu, logvar) `(B, latent_dim)`."""
@@ -241,7 +241,7 @@ class ConvVAE(VAEModel):
 
 # %% ../nbs/04_vae.ipynb #b98ffbce
 @register_model('conv_vae_bn', help='seven-layer conv VAE with BatchNorm (reference), latent 512, BCE + KL, side divisible by 64',
-                hparams=dict(**_VAE_HP), default_dataset='photos', default_image_size=64, default_latent_dim=512)
+                hparams=dict(**_VAE_HP), default_dataset='photos', default_image_size=64, default_latent_dim=512, default_steps=400, default_batch_size=64)
 class ConvVAEBN(VAEModel):
     """The reference's seven-layer conv VAE for `(B, channels, image_size, image_size)` images in [0, 1], `image_size`
     divisible by 64 (else `ValueError`). Encoder: six 3x3 stride-2 convs 32-64-64-128-128-256 (BatchNorm after the 2nd
@@ -274,7 +274,7 @@ class ConvVAEBN(VAEModel):
 @register_model('vae64', help='64x64 RGB VAE (COCO reference), latent 128, pixels in [-1, 1], Gaussian likelihood with optimal variance',
                 hparams=dict(base_channels=32, beta_kl=1.0, rec_logvar=0.0, learn_rec_logvar=False, optimal_rec_logvar=True,
                              std_param='softplus', logvar_clamp=0.0),
-                value_range=(-1., 1.), default_dataset='photos', default_image_size=64, default_latent_dim=128)
+                value_range=(-1., 1.), default_dataset='photos', default_image_size=64, default_latent_dim=128, default_steps=320, default_batch_size=64)
 class VAE64(VAEModel):
     """VAE for `(B, channels, image_size, image_size)` images in [-1, 1] (64x64 RGB by default, any side divisible by 16,
     else `ValueError`): four 4x4 stride-2 convs with BatchNorm and LeakyReLU, latent 128, a tanh decoder and a Gaussian
