@@ -59,6 +59,8 @@ class RunLock:
         if self.f is not None:
             self.path.unlink(missing_ok=True); self.f.close(); self.f = None
 
+def _n(k: int, word: str) -> str: return f"{k} {word}{'' if k == 1 else 's'}"
+
 # %% ../nbs/90_cli.ipynb #4afe3eab
 def train(model: str = 'ae', # a name from `MODELS`
           dataset: str | None = None, # a name from `DATASETS` or `folder:PATH`; None: the model's offline default
@@ -160,11 +162,11 @@ def train(model: str = 'ae', # a name from `MODELS`
                             mixed_precision=mixed_precision, seed=seed, config=config)
             if learn.is_main: (out/'config.json').write_text(json.dumps(config, indent=2))
             if epochs * per_epoch < MIN_STEPS and learn.is_main:   # once the run can start
-                print(f"warning: this run takes only {epochs * per_epoch} optimiser steps ({epochs} epochs of {per_epoch}): too few to learn "
+                print(f"warning: this run takes only {epochs * per_epoch} optimiser steps ({_n(epochs, 'epoch')} of {per_epoch} steps): too few to learn "
                       f"much; {model}'s default is {spec.default_steps} steps (--steps N sets the budget)", file=sys.stderr)
             if learn.is_main and progress:
                 print(f"training {model} ({net.n_params():,} parameters) on {dataset} ({info.n_train:,} train / {info.n_valid:,} valid "
-                      f"images, {info.channels}x{info.image_size}x{info.image_size}) for {epochs * per_epoch} steps ({epochs} epochs of {per_epoch}) "
+                      f"images, {info.channels}x{info.image_size}x{info.image_size}) for {epochs * per_epoch} steps ({_n(epochs, 'epoch')} of {per_epoch} steps) "
                       f"on {learn.device} -> {out}")
         except BaseException:
             held.close()                                       # release the lock (its file goes) ...
@@ -177,7 +179,7 @@ def train(model: str = 'ae', # a name from `MODELS`
             h = learn.history[-1]
             ran = [r for r in learn.history if r['epoch'] >= learn.start_epoch]
             ips = sum(r['img_per_s'] for r in ran) / max(1, len(ran))
-            print(f"done: {model} on {dataset}, {h['epoch']+1} epochs ({learn.step} steps), train loss {h['train_loss']:.4g}, valid loss {h['valid_loss']:.4g}, "
+            print(f"done: {model} on {dataset}, {_n(h['epoch'] + 1, 'epoch')} ({learn.step} steps), train loss {h['train_loss']:.4g}, valid loss {h['valid_loss']:.4g}, "
                   f"{learn.wall_time:.1f} s, {ips:,.0f} img/s -> {out}")
         return learn
 
@@ -208,7 +210,7 @@ def add_train_args(p: argparse.ArgumentParser):
     "The options of `vae_course train`: one per model hyperparameter of the registry (this imports the models)."
     from vae_course.registry import MODELS, DATASETS
     models = ', '.join(sorted(MODELS))
-    p.add_argument('--model', default='ae', help=f"model to train: {models} (default: ae)")
+    p.add_argument('--model', default=None, help=f"model to train: {models} (default: ae; with --resume: the run's model)")
     p.add_argument('--dataset', default=None,
                    help="data set: " + ', '.join(DATASETS) + " (default: the model's embedded offline default)")
     p.add_argument('--steps', type=_positive_int, default=None,
@@ -234,17 +236,28 @@ def add_train_args(p: argparse.ArgumentParser):
     p.add_argument('--quiet', action='store_true', help='no progress bars or per-epoch lines (the one-line summary at the end stays)')
     g = p.add_argument_group('model hyperparameters (each applies to the models listed)')
     seen = {}
-    for spec in MODELS.values():
-        for k, v in spec.hparams.items(): seen.setdefault(k, (v, []))[1].append(spec.name)
-    for k, (v, names) in sorted(seen.items()):
+    for spec in sorted(MODELS.values(), key=lambda s: s.name):
+        for k, v in spec.hparams.items(): seen.setdefault(k, []).append((spec.name, v))
+    for k, uses in sorted(seen.items()):
+        v = uses[0][1]
         typ = _str2bool if isinstance(v, bool) else type(v) if isinstance(v, (int, float, str)) else str
-        g.add_argument(f"--{k.replace('_', '-')}", dest=f'hp_{k}', type=typ, default=None,
-                       help=f"{', '.join(names)} (default: {v})")
+        values = {str(x) for _, x in uses}
+        default = f"{v}" if len(values) == 1 else ', '.join(f"{n} {x}" for n, x in uses)   # one default, or each model's
+        g.add_argument(f"--{k.replace('_', '-')}", dest=f'hp_{k}', type=typ, default=None, metavar=typ.__name__.upper().replace('_STR2BOOL', 'BOOL'),
+                       help=f"for {', '.join(n for n, _ in uses)} (default: {default})")
+
+def _run_model(out: str | None) -> str:
+    "The model of the run in `out` (its config.json), for `--resume` without `--model`; `UsageError` when there is none."
+    from vae_course.core import UsageError
+    cfg = Path(out or '.').expanduser()/'config.json'
+    if not out or not cfg.is_file(): raise UsageError(f"--resume without --model needs --out naming a run folder with a config.json (got {out!r})")
+    return json.loads(cfg.read_text())['model']
 
 def run_train(args) -> int:
     "`vae_course train`: train with the parsed options; returns the exit code."
     from vae_course.registry import MODELS
     hp = {k[3:]: v for k, v in vars(args).items() if k.startswith('hp_') and v is not None}
+    if args.model is None: args.model = _run_model(args.out) if args.resume else 'ae'
     ds = args.dataset or MODELS[args.model].default_dataset if args.model in MODELS else args.dataset
     out = args.out or f"runs/{args.model}-{str(ds).replace('folder:', '').strip('/').split('/')[-1]}"
     train(args.model, args.dataset, epochs=args.epochs, steps=args.steps, out=out, batch_size=args.batch_size, lr=args.lr,
