@@ -18,7 +18,8 @@ browser. Exit code 0 when the test passed, 1 otherwise.
     python tests/browser_test.py --out screenshots
 """
 from __future__ import annotations
-import argparse, base64, json, os, secrets, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import argparse, base64, contextlib, json, os, secrets, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+from types import SimpleNamespace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,35 +91,56 @@ JS_IMAGE_DIGEST = """async (sel) => {
   return Array.from(new Uint8Array(h)).map(b => b.toString(16).padStart(2, '0')).join('') + ':' + buf.byteLength;
 }"""
 
-def run(out: Path, notebook: Path | None, timeout: float) -> dict:
-    from playwright.sync_api import sync_playwright
-    t_start = time.time()
-    deadline = lambda: max(1., timeout - (time.time() - t_start))
+@contextlib.contextmanager
+def jupyterlab(notebook: Path | None, # the notebook to copy into the server's folder; None: write the small test notebook
+               env: dict, # extra environment variables of the server (and its kernels)
+               timeout: float, # seconds to wait for the server
+               settings: dict | None = None, # more JupyterLab settings: {(extension, name): value}
+              ):
+    """Start JupyterLab on 127.0.0.1 (a free port, a token, temporary runtime/config/settings folders) serving a copy of
+    `notebook`; yields a namespace with `base`, `token`, `nb_name` and `dump_log` (set it to print the server log's tail).
+    Stops the server and its kernels and removes the folders whatever happens."""
     tmp = Path(tempfile.mkdtemp(prefix='vae_course_browser_'))
     work, runtime = tmp/'work', tmp/'runtime'
     for d in (work, runtime, tmp/'config', tmp/'data', tmp/'settings', tmp/'workspaces', tmp/'ipython'): d.mkdir()
-    notif = tmp/'settings'/'@jupyterlab'/'apputils-extension'/'notification.jupyterlab-settings'   # no "Jupyter news?" pop-up
-    notif.parent.mkdir(parents=True); notif.write_text(json.dumps(dict(fetchNews='false')))
+    for (ext, name), value in {('apputils-extension', 'notification'): dict(fetchNews='false'), **(settings or {})}.items():   # no "Jupyter news?" pop-up
+        f = tmp/'settings'/'@jupyterlab'/ext/f'{name}.jupyterlab-settings'; f.parent.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(value))
     if notebook is None: nb_name = 'latent_explorer_test.ipynb'; write_notebook(work/nb_name)
     else: nb_name = notebook.name; shutil.copy(notebook, work/nb_name)
     port, token = free_port(), secrets.token_hex(16)
-    base = f'http://127.0.0.1:{port}'
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime), JUPYTER_CONFIG_DIR=str(tmp/'config'), JUPYTER_DATA_DIR=str(tmp/'data'),
-               IPYTHONDIR=str(tmp/'ipython'), MPLBACKEND='Agg', PYTHONUNBUFFERED='1')
-    if notebook is not None:
-        env['IN_TEST'] = '1'
-        if 'VAE_COURSE_DATA' not in env and (ROOT.parent/'shared'/'data').is_dir(): env['VAE_COURSE_DATA'] = str(ROOT.parent/'shared'/'data')
+    lab = SimpleNamespace(base=f'http://127.0.0.1:{port}', token=token, nb_name=nb_name, dump_log=False)
+    full_env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime), JUPYTER_CONFIG_DIR=str(tmp/'config'), JUPYTER_DATA_DIR=str(tmp/'data'),
+                    IPYTHONDIR=str(tmp/'ipython'), **env)
     cmd = [sys.executable, '-m', 'jupyter', 'lab', '--no-browser', '--ServerApp.open_browser=False', '--allow-root',
            '--ip=127.0.0.1', f'--port={port}', '--port-retries=0', f'--IdentityProvider.token={token}',
            f'--ServerApp.root_dir={work}', f'--LabApp.user_settings_dir={tmp/"settings"}', f'--LabApp.workspaces_dir={tmp/"workspaces"}',
            '--LabApp.news_url=', '--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate',
            '--LabApp.extension_manager=readonly', '--expose-app-in-browser']
     server_log = open(tmp/'jupyterlab.log', 'w')
-    log(f'starting JupyterLab on {base} (log {tmp/"jupyterlab.log"})')
-    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True)
-    result = dict(passed=False)
+    log(f'starting JupyterLab on {lab.base} (log {tmp/"jupyterlab.log"})')
+    proc = subprocess.Popen(cmd, cwd=work, env=full_env, stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_for_server(f'{base}/api/status?token={token}', proc, min(60., deadline()))
+        wait_for_server(f'{lab.base}/api/status?token={token}', proc, timeout)
+        yield lab
+    except BaseException:
+        lab.dump_log = True; raise
+    finally:
+        stop_server(proc, lab.base, token, runtime)
+        server_log.close()
+        if lab.dump_log: log('JupyterLab log (tail):\n' + ''.join((tmp/'jupyterlab.log').read_text(errors='replace').splitlines(True)[-30:]))
+        shutil.rmtree(tmp, ignore_errors=True)
+
+def run(out: Path, notebook: Path | None, timeout: float) -> dict:
+    from playwright.sync_api import sync_playwright
+    t_start = time.time()
+    deadline = lambda: max(1., timeout - (time.time() - t_start))
+    env = dict(MPLBACKEND='Agg', PYTHONUNBUFFERED='1')
+    if notebook is not None:
+        env['IN_TEST'] = '1'
+        if 'VAE_COURSE_DATA' not in os.environ and (ROOT.parent/'shared'/'data').is_dir(): env['VAE_COURSE_DATA'] = str(ROOT.parent/'shared'/'data')
+    result = dict(passed=False)
+    with jupyterlab(notebook, env, min(60., deadline())) as lab:
+        base, token, nb_name = lab.base, lab.token, lab.nb_name
         result['server_s'] = round(time.time() - t_start, 1)
         log(f'server up after {result["server_s"]} s')
         with sync_playwright() as pw:
@@ -167,12 +189,8 @@ def run(out: Path, notebook: Path | None, timeout: float) -> dict:
                               update_s=None if t_changed is None else round(t_changed - t_move, 2))
                 result['passed'] = bool(before and after and after != before and r_after != r_before)
             finally: browser.close()
-    finally:
-        stop_server(proc, base, token, runtime)
-        server_log.close()
-        result['total_s'] = round(time.time() - t_start, 1)
-        if not result['passed']: log('JupyterLab log (tail):\n' + ''.join((tmp/'jupyterlab.log').read_text(errors='replace').splitlines(True)[-30:]))
-        shutil.rmtree(tmp, ignore_errors=True)
+        lab.dump_log = not result['passed']
+    result['total_s'] = round(time.time() - t_start, 1)
     return result
 
 JS_SAVED_OUTPUTS = """() => {
@@ -192,26 +210,9 @@ def check_saved(out: Path, notebook: Path, timeout: float) -> dict:
     n_widgets = sum('application/vnd.jupyter.widget-view+json' in d for d in outs)
     n_pictures = sum(bool({'image/png', 'image/gif'} & set(d)) for d in outs)      # widget outputs carry their saved picture
     t_start = time.time()
-    tmp = Path(tempfile.mkdtemp(prefix='vae_course_saved_'))
-    work, runtime = tmp/'work', tmp/'runtime'
-    for d in (work, runtime, tmp/'config', tmp/'data', tmp/'settings', tmp/'workspaces', tmp/'ipython'): d.mkdir()
-    shutil.copy(notebook, work/notebook.name)
-    for ext, name, value in (('apputils-extension', 'notification', dict(fetchNews='false')),
-                             ('notebook-extension', 'tracker', dict(windowingMode='none'))):   # render every cell, not only those in view
-        f = tmp/'settings'/'@jupyterlab'/ext/f'{name}.jupyterlab-settings'; f.parent.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(value))
-    port, token = free_port(), secrets.token_hex(16)
-    base = f'http://127.0.0.1:{port}'
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime), JUPYTER_CONFIG_DIR=str(tmp/'config'), JUPYTER_DATA_DIR=str(tmp/'data'),
-               IPYTHONDIR=str(tmp/'ipython'))
-    cmd = [sys.executable, '-m', 'jupyter', 'lab', '--no-browser', '--allow-root', '--ip=127.0.0.1', f'--port={port}', '--port-retries=0',
-           f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={work}', f'--LabApp.user_settings_dir={tmp/"settings"}',
-           f'--LabApp.workspaces_dir={tmp/"workspaces"}', '--LabApp.news_url=', '--expose-app-in-browser',
-           '--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate', '--LabApp.extension_manager=readonly']
-    log_f = open(tmp/'jupyterlab.log', 'w')
-    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log_f, stderr=subprocess.STDOUT, start_new_session=True)
     r = dict(notebook=notebook.name, widget_outputs=n_widgets, picture_outputs=n_pictures)
-    try:
-        wait_for_server(f'{base}/api/status?token={token}', proc, 60.)
+    with jupyterlab(notebook, {}, 60., settings={('notebook-extension', 'tracker'): dict(windowingMode='none')}) as lab:   # render every cell
+        base, token = lab.base, lab.token
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path='/usr/bin/chromium', headless=True, args=CHROMIUM_ARGS)
             try:
@@ -224,8 +225,6 @@ def check_saved(out: Path, notebook: Path, timeout: float) -> dict:
                 if r['images']: shot.scroll_into_view_if_needed(); page.wait_for_timeout(500)
                 page.screenshot(path=str(out/'saved_widgets.png'))
             finally: browser.close()
-    finally:
-        stop_server(proc, base, token, runtime); log_f.close(); shutil.rmtree(tmp, ignore_errors=True)
     r['passed'] = r.get('text_repr', 1) == 0 and r.get('widget_errors', 1) == 0 and r.get('broken_images', 1) == 0 and r.get('images', 0) >= n_pictures and n_widgets > 0
     r['s'] = round(time.time() - t_start, 1)
     return r
