@@ -29,26 +29,24 @@ def iwae_bound(model: AEModel, # a model with a posterior (`has_posterior`): `en
     L_1 is a one-sample ELBO; L_K <= log p(x), tighter as K grows. Raises `ValueError` for k < 1."""
     if k < 1: raise ValueError(f"k must be >= 1, got {k}")
     B = len(x)
-    with eval_mode(model): return _iwae(model, x, k, batch_k, generator, max_images, B)
-
-def _iwae(model, x, k, batch_k, generator, max_images, B):
-    enc = model.encode(x)
-    mu, logvar = enc['mu'].float(), enc['logvar'].float()
-    std = torch.exp(0.5 * logvar)
-    if batch_k is None: batch_k = max(1, min(k, max_images // max(B, 1)))
-    chunks, done = [], 0
-    while done < k:
-        kc = min(batch_k, k - done)
-        eps = randn((kc, *mu.shape), mu, generator)
-        z = mu + std * eps                                                            # (kc, B, D)
-        log_q = (-0.5 * (eps.pow(2) + logvar + math.log(2 * math.pi))).sum(-1)         # (kc, B) log q(z|x)
-        log_p = (-0.5 * (z.pow(2) + math.log(2 * math.pi))).sum(-1)                    # (kc, B) log p(z)
-        raw = model.decode_raw(z.flatten(0, 1))                                       # (kc*B, C, H, W)
-        xs = x.unsqueeze(0).expand(kc, *x.shape).reshape(kc * B, *x.shape[1:])
-        log_px = model.log_likelihood(xs, raw).float().view(kc, B)                     # (kc, B) log p(x|z)
-        chunks.append(torch.logsumexp(log_px + log_p - log_q, 0))                      # (B,) one log-sum-exp per chunk
-        done += kc
-    return torch.logsumexp(torch.stack(chunks), 0) - math.log(k)
+    with eval_mode(model):                                                            # BatchNorm: running statistics
+        enc = model.encode(x)
+        mu, logvar = enc['mu'].float(), enc['logvar'].float()
+        std = torch.exp(0.5 * logvar)
+        if batch_k is None: batch_k = max(1, min(k, max_images // max(B, 1)))
+        chunks, done = [], 0
+        while done < k:
+            kc = min(batch_k, k - done)
+            eps = randn((kc, *mu.shape), mu, generator)
+            z = mu + std * eps                                                            # (kc, B, D)
+            log_q = (-0.5 * (eps.pow(2) + logvar + math.log(2 * math.pi))).sum(-1)         # (kc, B) log q(z|x)
+            log_p = (-0.5 * (z.pow(2) + math.log(2 * math.pi))).sum(-1)                    # (kc, B) log p(z)
+            raw = model.decode_raw(z.flatten(0, 1))                                       # (kc*B, C, H, W)
+            xs = x.unsqueeze(0).expand(kc, *x.shape).reshape(kc * B, *x.shape[1:])
+            log_px = model.log_likelihood(xs, raw).float().view(kc, B)                     # (kc, B) log p(x|z)
+            chunks.append(torch.logsumexp(log_px + log_p - log_q, 0))                      # (B,) one log-sum-exp per chunk
+            done += kc
+        return torch.logsumexp(torch.stack(chunks), 0) - math.log(k)
 
 # %% ../nbs/05_vae_evaluation.ipynb #1d61a2d7
 def bits_per_dim(nats, # NLL in nats per image (a float or a tensor)
