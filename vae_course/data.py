@@ -21,10 +21,10 @@ from PIL import Image, ImageOps, ImageCms
 
 # %% auto #0
 __all__ = ['PHOTO_NAMES', 'N_PHOTO_CROPS', 'OLIVETTI_FILES', 'CELEBA_FILES', 'IMAGE_EXTENSIONS', 'OTHER_IMAGE_EXTENSIONS',
-           'DATASETS', 'DataNotFoundError', 'data_root', 'cache_root', 'online', 'to_rgb_or_l', 'check_value_range',
-           'make_transform', 'single_thread', 'TensorImageDataset', 'UnreadableImageError', 'load_image',
-           'scan_image_folder', 'ImageFolderDataset', 'subfolder_weights', 'DataInfo', 'load_datasets', 'DataLoaders',
-           'get_dataloaders']
+           'SPLIT_NAMES', 'FOLDER_TRANSFORMS', 'DATASETS', 'DataNotFoundError', 'data_root', 'cache_root', 'online',
+           'to_rgb_or_l', 'check_value_range', 'make_transform', 'single_thread', 'TensorImageDataset',
+           'UnreadableImageError', 'load_image', 'scan_image_folder', 'ImageFolderDataset', 'subfolder_weights',
+           'split_folders', 'DataInfo', 'load_datasets', 'DataLoaders', 'get_dataloaders']
 
 # %% ../nbs/01_data.ipynb #d926c9fc
 class DataNotFoundError(FileNotFoundError):
@@ -458,6 +458,8 @@ class ImageFolderDataset(Dataset):
                  channels: int = 3, # 1 (grey) or 3 (RGB)
                  value_range=(0., 1.), # (lo, hi) of the pixels
                  augment: bool = False, # random perspective, resized crop and flip
+                 pre_crop: int | None = None, # centre crop to min(pre_crop, shorter side) before resizing (COCO: 375)
+                 flip: bool = False, # random horizontal flip (p = 0.5), alone
                  cache_mb: float = 512, # keep decoded images in memory when all of them fit in this many MB; 0: never
                 ):
         self.root = Path(root).expanduser()
@@ -465,16 +467,20 @@ class ImageFolderDataset(Dataset):
         self.files, self.classes = [Path(f) for f in files], classes
         self.labels = [-1] * len(self.files) if labels is None else list(labels)
         self.rel_paths = [os.path.relpath(f, self.root).replace(os.sep, '/') for f in self.files]
-        self.image_size, self.channels, self.augment = image_size, channels, augment
+        self.image_size, self.channels, self.augment, self.pre_crop, self.flip = image_size, channels, augment, pre_crop, flip
         self.geometry = v2.Compose(_geometry(image_size, channels)[1:])   # load_image already gives 'RGB' or 'L'
-        self.tf = v2.Compose(_to_float(value_range, image_size, augment))
+        self.tf = v2.Compose(_to_float(value_range, image_size, augment) + ([v2.RandomHorizontalFlip(0.5)] if flip else []))
         self.cache = {} if len(self.files) * channels * image_size ** 2 <= cache_mb * 2 ** 20 else None
         self.bad: set[int] = set()
         self.skipped: dict[str, str] = {}   # files found unreadable while loading: {relative path: reason}
     def __len__(self): return len(self.files)
     def _decode(self, j: int) -> torch.Tensor:
         if self.cache is not None and j in self.cache: return self.cache[j]
-        im = _fit_square(load_image(self.files[j], self.channels, self.image_size), self.image_size)
+        if self.pre_crop:                                              # crop in the file's own pixels, then shrink
+            im = load_image(self.files[j], self.channels)
+            w, h = im.size; m = min(self.pre_crop, w, h)
+            im = _fit_square(im.crop(((w - m) // 2, (h - m) // 2, (w - m) // 2 + m, (h - m) // 2 + m)), self.image_size)
+        else: im = _fit_square(load_image(self.files[j], self.channels, self.image_size), self.image_size)
         x = self.geometry(im).as_subclass(torch.Tensor)
         if self.cache is not None: self.cache[j] = x
         return x
@@ -540,6 +546,23 @@ def subfolder_weights(dataset: Dataset, # an `ImageFolderDataset` (or a data set
     w = torch.tensor([(probs[g] if g is not None else rest) / counts[g] for g in group], dtype=torch.double)
     return WeightedRandomSampler(w, num_samples or len(keys), replacement=True, generator=generator)
 
+# %% ../nbs/01_data.ipynb #30ed7e7a
+SPLIT_NAMES = {'train': ('train',), 'valid': ('valid', 'val', 'validation'), 'test': ('test',)}   # accepted folder names per split
+
+def split_folders(root: str | Path, # an image folder
+                 ) -> dict[str, Path] | None:
+    """`{'train': Path, 'valid': Path, 'test': Path or None}` when `root` holds a `train/` sub-folder and a
+    `valid/` (`val/`, `validation/`) or `test/` one, else None. The validation split is `valid/` when there is one,
+    else `test/` (and then 'test' is None)."""
+    root = Path(root).expanduser()
+    if not root.is_dir(): return None
+    subs = {p.name.lower(): p for p in root.iterdir() if p.is_dir() and not p.name.startswith('.')}
+    find = lambda split: next((subs[n] for n in SPLIT_NAMES[split] if n in subs), None)
+    train, valid, test = find('train'), find('valid'), find('test')
+    if train is None or (valid is None and test is None): return None
+    return dict(train=train, valid=valid, test=test) if valid is not None else dict(train=train, valid=test, test=None)
+
+
 # %% ../nbs/01_data.ipynb #292e8db8
 @dataclass
 class DataInfo:
@@ -551,6 +574,10 @@ class DataInfo:
     n_train: int
     n_valid: int
     classes: list | None = None       # names of the labels; None: no labels (y = -1)
+    splits: dict | None = None        # a split folder: {'train': path, 'valid': path, 'test': path or None}; None: a random split
+    valid_frac: float | None = None   # share of the random validation split (None: a fixed split)
+
+FOLDER_TRANSFORMS = ('standard', 'coco')   # 'coco': reference 001's preprocessing (centre crop 375, resize, grey to RGB, flip on train)
 
 DATASETS = {
     'digits': 'scikit-learn digits: 1,797 handwritten digits, 8x8 grey upsampled to 32x32, labels 0-9 (embedded, offline)',
@@ -560,7 +587,7 @@ DATASETS = {
     'fashion_mnist': 'Fashion-MNIST: 60,000 + 10,000 clothes, 28x28 grey, 10 classes (files in $VAE_COURSE_DATA/FashionMNIST/raw, or download)',
     'olivetti': 'Olivetti faces: 400 faces of 40 people, 64x64 grey (files in $VAE_COURSE_DATA/olivetti, or download)',
     'celeba': 'CelebA aligned faces: 162,770 + 19,867, centre 140x140 resized to 64x64 RGB (files in $VAE_COURSE_DATA/celeba, or download)',
-    'folder:PATH': 'any folder tree of images (png, jpg, webp, tif, ...), labels from top-level sub-folders, 64x64 RGB',
+    'folder:PATH': 'any folder tree of images (png, jpg, webp, tif, ...), labels from top-level sub-folders, 64x64 RGB; train/ + valid/ (val/) or test/ sub-folders are used as the splits',
 }
 
 _IN_MEMORY = {'digits': lambda size: _digits(), 'lfw': lambda size: _lfw(), 'photos': lambda size: _photos(size or 64),
@@ -581,24 +608,41 @@ def load_datasets(name: str, # a key of `DATASETS`, or 'folder:PATH'
                   valid_frac: float = 0.1, # share of a seeded random validation split (MNIST/Fashion-MNIST/CelebA: official split)
                   seed: int = 0, # seeds the split and `limit`'s subset
                   limit: int | None = None, # keep at most this many training images (and validation in proportion)
+                  transform: str = 'standard', # folders: 'standard' (centre square, resize) or 'coco' (centre crop 375, resize, flip on train)
                  ) -> tuple[Dataset, Dataset, DataInfo]:
     """`(train, valid, info)`: data sets of `(x, y)` items, `x` float `(C, H, W)` in `value_range`, `y` an int label or -1.
     Raises `ValueError` for an unknown name or a bad argument, `DataNotFoundError` (a `FileNotFoundError`) when the
-    files are missing and cannot be downloaded."""
+    files are missing and cannot be downloaded. A folder split into `train/` and `valid/` (or `test/`) sub-folders (see
+    `split_folders`) keeps its split and ignores `valid_frac`."""
     vr = check_value_range(value_range)
     if channels not in (None, 1, 3): raise ValueError(f"channels must be 1, 3 or None, got {channels!r}")
     if image_size is not None and (int(image_size) != image_size or image_size < 1): raise ValueError(f"image_size must be a positive int, got {image_size!r}")
     if not 0 <= valid_frac < 1: raise ValueError(f"valid_frac must lie in [0, 1), got {valid_frac!r}")
     if limit is not None and limit < 1: raise ValueError(f"limit must be >= 1 or None, got {limit!r}")
+    if transform not in FOLDER_TRANSFORMS: raise ValueError(f"transform must be one of {', '.join(FOLDER_TRANSFORMS)}, got {transform!r}")
+    if transform != 'standard' and not name.startswith('folder:'): raise ValueError(f"transform={transform!r} applies to folder:PATH data sets only")
+    splits, vf = None, valid_frac
     if name.startswith('folder:'):
         root = Path(name[len('folder:'):]).expanduser()
-        files, labels, classes = scan_image_folder(root)
         size, ch = image_size or 64, channels or 3
-        tr, va = _limit(*_split(len(files), valid_frac, seed), limit)
-        mk = lambda idx, aug: ImageFolderDataset(root, [files[i] for i in idx], [labels[i] for i in idx], classes, size, ch, vr, aug)
-        train, valid = mk(tr.tolist(), augment), mk(va.tolist(), False)
+        extra = lambda train: dict(pre_crop=375, flip=train) if transform == 'coco' else {}
+        if (splits := split_folders(root)) is not None:                      # the folder's own split, never re-drawn
+            (f_tr, l_tr, c_tr), (f_va, l_va, c_va) = scan_image_folder(splits['train']), scan_image_folder(splits['valid'])
+            classes = sorted(set(c_tr or []) | set(c_va or [])) or None
+            relabel = lambda ls, cs: [classes.index(cs[l]) if l >= 0 else -1 for l in ls]
+            l_tr, l_va = relabel(l_tr, c_tr), relabel(l_va, c_va)
+            g = torch.Generator().manual_seed(seed)
+            tr, va = _limit(torch.randperm(len(f_tr), generator=g), torch.randperm(len(f_va), generator=g), limit)
+            train = ImageFolderDataset(splits['train'], [f_tr[i] for i in tr], [l_tr[i] for i in tr], classes, size, ch, vr, augment, **extra(True))
+            valid = ImageFolderDataset(splits['valid'], [f_va[i] for i in va], [l_va[i] for i in va], classes, size, ch, vr, False, **extra(False))
+            vf = None
+        else:
+            files, labels, classes = scan_image_folder(root)
+            tr, va = _limit(*_split(len(files), valid_frac, seed), limit)
+            mk = lambda idx, aug, xt: ImageFolderDataset(root, [files[i] for i in idx], [labels[i] for i in idx], classes, size, ch, vr, aug, **xt)
+            train, valid = mk(tr.tolist(), augment, extra(True)), mk(va.tolist(), False, extra(False))
     elif name == 'celeba':
-        size, ch, classes = image_size or 64, channels or 3, None
+        size, ch, classes, vf = image_size or 64, channels or 3, None, None
         train, valid = _celeba(size, ch, vr, augment, limit, seed)
     elif name in _IN_MEMORY:
         r = _raw(name, image_size if name == 'photos' else None, (str(data_root()), str(cache_root())))
@@ -610,11 +654,12 @@ def load_datasets(name: str, # a key of `DATASETS`, or 'folder:PATH'
             (x_tr, y_tr), (x_va, y_va) = (r.images, r.labels), r.test
             g = torch.Generator().manual_seed(seed)
             tr, va = _limit(torch.randperm(len(x_tr), generator=g), torch.randperm(len(x_va), generator=g), limit)
+            vf = None
         mk = lambda x, y, idx, aug: TensorImageDataset(_prepare(x[idx], size, ch), y[idx], vr, aug, classes)
         train, valid = mk(x_tr, y_tr, tr, augment), mk(x_va, y_va, va, False)
     else:
         raise ValueError(f"unknown data set {name!r}: choose one of {', '.join(DATASETS)}")
-    return train, valid, DataInfo(name, ch, size, vr, len(train), len(valid), classes)
+    return train, valid, DataInfo(name, ch, size, vr, len(train), len(valid), classes, {k: str(v) if v else None for k, v in splits.items()} if splits else None, vf)
 
 # %% ../nbs/01_data.ipynb #1042459f
 @dataclass
@@ -640,13 +685,14 @@ def get_dataloaders(name: str, # a key of `DATASETS`, or 'folder:PATH'
                     num_workers: int = 0, # DataLoader worker processes
                     weights: dict | None = None, # {sub-folder or class: probability} for `subfolder_weights`
                     min_steps_per_epoch: int = 0, # repeat a small training set (shuffled) so that an epoch has at least this many batches
+                    transform: str = 'standard', # folders: 'standard' or 'coco' (see `load_datasets`)
                    ) -> DataLoaders:
     """Training (shuffled or weighted, `drop_last` when there is more than one batch) and validation (in order)
     loaders of `(x, y)` batches, `x` float `(B, C, H, W)` in `value_range`, `y` int64 `(B,)`. With `min_steps_per_epoch`, a
     training set smaller than that many batches is drawn in several shuffled passes per epoch, so that a folder of 100
     images does not spend its training on per-epoch work. Raises as `load_datasets`."""
     if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
-    train, valid, info = load_datasets(name, image_size, channels, value_range, augment, valid_frac, seed, limit)
+    train, valid, info = load_datasets(name, image_size, channels, value_range, augment, valid_frac, seed, limit, transform)
     g = torch.Generator().manual_seed(seed)
     sampler = subfolder_weights(train, weights, generator=g) if weights else None
     if sampler is None and min_steps_per_epoch and len(train) < min_steps_per_epoch * batch_size:   # a few images: one epoch = several passes
