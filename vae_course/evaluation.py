@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys, math, json, time, argparse
 from pathlib import Path
 import torch
+from torch import nn
 from .core import *
 from .model import *
 from .vae import *
@@ -14,16 +15,17 @@ from .learner import checkpoint_file
 from .registry import load_run, load_model, check_dataset
 
 # %% auto #0
-__all__ = ['iwae_bound', 'bits_per_dim', 'psnr_ssim', 'evaluate', 'add_evaluate_args', 'run_evaluate']
+__all__ = ['iwae_bound', 'subpixel_conv', 'fast_copy', 'bits_per_dim', 'psnr_ssim', 'evaluate', 'add_evaluate_args',
+           'run_evaluate']
 
 # %% ../nbs/05_vae_evaluation.ipynb #5efe5229
-@torch.no_grad()
+@torch.inference_mode()
 def iwae_bound(model: AEModel, # a model with a posterior (`has_posterior`): `encode`, `decode_raw`, `log_likelihood`; in eval mode here
                x: torch.Tensor, # (B, C, H, W) images in the model's value range (already binarized for binarized models)
                k: int = 1000, # importance samples per image
                batch_k: int | None = None, # samples drawn at once; None: as many as fit in `max_images` decoded images
                generator: torch.Generator | None = None, # for reproducible samples
-               max_images: int = 8192, # bound on batch_k * B when batch_k is None
+               max_images: int = 2048, # bound on batch_k * B when batch_k is None (2048 decoded images stay in a CPU's cache)
               ) -> torch.Tensor:
     """The importance-weighted bound L_K (Burda et al. 2015, eq. 8) on log p(x), per image: `(B,)` nats.
     L_1 is a one-sample ELBO; L_K <= log p(x), tighter as K grows. Raises `ValueError` for k < 1."""
@@ -47,6 +49,46 @@ def iwae_bound(model: AEModel, # a model with a posterior (`has_posterior`): `en
             chunks.append(torch.logsumexp(log_px + log_p - log_q, 0))                      # (B,) one log-sum-exp per chunk
             done += kc
         return torch.logsumexp(torch.stack(chunks), 0) - math.log(k)
+
+# %% ../nbs/05_vae_evaluation.ipynb #24daab65
+def subpixel_conv(ct: nn.ConvTranspose2d) -> nn.Sequential:
+    """The exact equivalent of `ct`, a `ConvTranspose2d(C_in, C_out, 4, stride=2, padding=1)`, as `Conv2d(C_in, 4 C_out,
+    3, padding=1)` followed by `PixelShuffle(2)`: the same `(B, C_out, 2H, 2W)` output from `(B, C_in, H, W)`, a copy of
+    the weights (no gradient link). Raises `ValueError` for any other kernel, stride, padding, groups, dilation or
+    output padding."""
+    if not (isinstance(ct, nn.ConvTranspose2d) and ct.kernel_size == (4, 4) and ct.stride == (2, 2) and ct.padding == (1, 1)
+            and ct.output_padding == (0, 0) and ct.groups == 1 and ct.dilation == (1, 1)):
+        raise ValueError(f"subpixel_conv needs ConvTranspose2d(kernel 4, stride 2, padding 1), got {ct}")
+    W = ct.weight.detach()                                            # (C_in, C_out, 4, 4)
+    c_in, c_out = W.shape[:2]
+    Wn = W.new_zeros(c_out, 2, 2, c_in, 3, 3)                         # output channel c_out*4 + 2a + b: pixel (2i+a, 2j+b)
+    for a in (0, 1):
+        for d in (-1, 0, 1):                                          # input row i + d ...
+            ky = a + 1 - 2 * d                                        # ... meets kernel row ky (when 0 <= ky < 4)
+            if not 0 <= ky < 4: continue
+            for b in (0, 1):
+                for e in (-1, 0, 1):
+                    kx = b + 1 - 2 * e
+                    if 0 <= kx < 4: Wn[:, a, b, :, d + 1, e + 1] = W[:, :, ky, kx].T
+    conv = nn.Conv2d(c_in, 4 * c_out, 3, padding=1, bias=ct.bias is not None).to(W.device, W.dtype)
+    with torch.no_grad():
+        conv.weight.copy_(Wn.reshape(4 * c_out, c_in, 3, 3))
+        if ct.bias is not None: conv.bias.copy_(ct.bias.detach().repeat_interleave(4))
+    return nn.Sequential(conv, nn.PixelShuffle(2))
+
+def fast_copy(model: nn.Module, # any model; left unchanged
+              channels_last: bool = True, # store 4-d weights in channels_last layout (faster convolutions on CPUs)
+             ) -> nn.Module:
+    """A deep copy of `model` in eval mode for inference only (`requires_grad` off): every `ConvTranspose2d(k 4, s 2, p 1)`
+    replaced by its exact `subpixel_conv`, 4-d weights in `channels_last`. Same outputs up to float rounding (about 1e-6)."""
+    import copy
+    m = copy.deepcopy(model).eval().requires_grad_(False)
+    for parent in list(m.modules()):
+        for name, child in list(parent.named_children()):
+            try: setattr(parent, name, subpixel_conv(child).requires_grad_(False))
+            except ValueError: pass
+    return m.to(memory_format=torch.channels_last) if channels_last else m
+
 
 # %% ../nbs/05_vae_evaluation.ipynb #1d61a2d7
 def bits_per_dim(nats, # NLL in nats per image (a float or a tensor)
@@ -78,14 +120,16 @@ def evaluate(model: AEModel, # a trained model; a model with a posterior gets li
              batch_k: int | None = None, # see `iwae_bound`
              seed: int = 0, # for the posterior samples and the test-set binarization
              progress: bool = False, # print a line to stderr every 5 s: images done, time, time left
+             fast: bool = True, # compute the IWAE bound with `fast_copy(model)` (the same numbers, about 2x faster)
             ) -> dict:
     """Test metrics as a dict of floats: `elbo`, `rec`, `kl` (nats/image), `nll` (nats/image, -IWAE bound with K =
     `nll_samples`), `bits_per_dim` (of the NLL), `elbo_bits_per_dim` (of -ELBO), `psnr` (dB), `ssim`, `n_images`,
     `seconds`. Likelihood entries are None for a model without a posterior, `nll` None when `nll_samples` is 0."""
     dl = getattr(dls, 'valid', dls)
-    with eval_mode(model): return _evaluate(model, dl, nll_samples, max_images, batch_k, seed, progress)
+    fm = fast_copy(model) if fast and nll_samples > 0 and has_posterior(model) else model
+    with eval_mode(model): return _evaluate(model, dl, nll_samples, max_images, batch_k, seed, progress, fm)
 
-def _evaluate(model, dl, nll_samples, max_images, batch_k, seed, progress) -> dict:
+def _evaluate(model, dl, nll_samples, max_images, batch_k, seed, progress, fm=None) -> dict:
     dev = model_device(model)
     g = torch.Generator(device='cpu').manual_seed(seed)
     is_vae = has_posterior(model)
@@ -104,7 +148,7 @@ def _evaluate(model, dl, nll_samples, max_images, batch_k, seed, progress) -> di
             rec = -model.log_likelihood(xb, out['raw'])
             kl = kl_divergence(out['mu'], out['logvar'])
             sums['rec'] += float(rec.sum()); sums['kl'] += float(kl.sum()); sums['elbo'] -= float((rec + kl).sum())
-            if nll_samples > 0: sums['nll'] -= float(iwae_bound(model, xb, nll_samples, batch_k, g).sum())
+            if nll_samples > 0: sums['nll'] -= float(iwae_bound(fm if fm is not None else model, xb, nll_samples, batch_k, g).sum())
         psnr, ssim = psnr_ssim(model.reconstruct(x), x, (lo, hi))
         sums['psnr'] += float(psnr.sum()); sums['ssim'] += float(ssim.sum())
         n += len(x)
