@@ -9,8 +9,9 @@ from pathlib import Path
 import vae_course
 
 # %% auto #0
-__all__ = ['COMMANDS', 'LR_SCHEDULES', 'MIN_STEPS', 'MIN_STEPS_PER_EPOCH', 'RUN_FILES', 'command_functions', 'run_files',
-           'RunLock', 'train', 'add_train_args', 'run_train', 'add_list_args', 'run_list', 'get_parser', 'main']
+__all__ = ['COMMANDS', 'LR_SCHEDULES', 'MIN_STEPS', 'MIN_STEPS_PER_EPOCH', 'RUN_FILES', 'RESUME_FIXED', 'command_functions',
+           'run_files', 'RunLock', 'train', 'add_train_args', 'train_settings', 'run_train', 'add_list_args',
+           'run_list', 'get_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #c88d522a
 COMMANDS = {   # name -> (module, function adding its options, function running it, one-line help)
@@ -21,6 +22,13 @@ COMMANDS = {   # name -> (module, function adding its options, function running 
     'interpolate': ('vae_course.latent', 'add_interpolate_args', 'run_interpolate',
                     "decode the path between the codes of two images of a trained model's data set and save it as a GIF"),
     'export': ('vae_course.reliability', 'add_export_args', 'run_export', 'export the model weights of a checkpoint as a .safetensors file (no pickle)'),
+    'presets': ('vae_course.presets', 'add_presets_args', 'run_presets', 'list the presets, one per reference project, with what each reproduces'),
+    'sample': ('vae_course.presets', 'add_sample_args', 'run_sample',
+               'decode codes from the prior or the aggregated posterior (std trick, temperature) of a trained model into a grid (and files)'),
+    'latent-map': ('vae_course.presets', 'add_latent_map_args', 'run_latent_map', "a 2-d map (PCA, t-SNE) of a trained model's codes, coloured by label or sub-folder"),
+    'crop-similarity': ('vae_course.presets', 'add_crop_similarity_args', 'run_crop_similarity',
+                        'cosine similarity of the codes of crops of the same image vs different images, with a mean-colour baseline'),
+    'reconstruct': ('vae_course.presets', 'add_reconstruct_args', 'run_reconstruct', 'write inputs and reconstructions of a trained model as one file per image'),
 }
 
 def command_functions(name: str) -> tuple:
@@ -33,7 +41,7 @@ def command_functions(name: str) -> tuple:
 LR_SCHEDULES = ('constant', 'two_phase', 'one_cycle')
 MIN_STEPS = 200   # fewer optimiser steps than this: `train` warns that the run is too short to learn much
 MIN_STEPS_PER_EPOCH = 50   # a small folder of images is repeated within an epoch up to this many batches
-RUN_FILES = ('config.json', 'metrics.csv', 'loss_curves.png', 'reconstructions.png', 'samples.png', 'checkpoints')   # what a run writes
+RUN_FILES = ('config.json', 'metrics.csv', 'loss_curves.png', 'reconstructions.png', 'samples.png', 'snapshots', 'checkpoints')   # what a run writes
 
 def run_files(out: str | Path) -> list[str]:
     "The files and folders of a previous run in `out` (names from `RUN_FILES`, plus `eval.json`)."
@@ -59,6 +67,9 @@ class RunLock:
         if self.f is not None:
             self.path.unlink(missing_ok=True); self.f.close(); self.f = None
 
+RESUME_FIXED = ('model', 'dataset', 'image_size', 'channels', 'latent_dim', 'lr', 'lr_schedule', 'batch_size', 'seed', 'limit',
+                'valid_fraction', 'transform', 'weights')   # settings a resumed run cannot change (the rest is applied and recorded)
+
 def _n(k: int, word: str) -> str: return f"{k} {word}{'' if k == 1 else 's'}"
 
 # %% ../nbs/90_cli.ipynb #4afe3eab
@@ -79,10 +90,17 @@ def train(model: str = 'ae', # a name from `MODELS`
           limit: int | None = None, # use at most this many training images
           max_grad_norm: float | None = None, lr_schedule: str = 'constant', num_workers: int = 0,
           progress: bool = True, # progress bars and per-epoch lines
+          valid_fraction: float | None = None, # share of the random validation split (None: 0.1); refused for a folder with its own split
+          weights: dict | None = None, # {sub-folder: probability} of the training draws (folder data sets)
+          transform: str = 'standard', # 'standard', or 'coco' (centre crop 375, resize, flip; folder data sets)
+          snapshot_every: int | None = None, # keep per-epoch pictures in out/snapshots every this many epochs
+          beta_neg_low: float | None = None, beta_neg_high: float | None = None, # bounds of the beta_neg schedule (soft_introvae, as_introvae; turns it on)
+          preset: str | None = None, config_file: str | None = None, # recorded in config.json
           **hparams) -> 'Learner':
     """Train `model` on `dataset`, writing config.json, metrics.csv, loss_curves.png, reconstructions.png (and samples.png)
     and checkpoints/{last,best}.pt into `out`. Raises `UsageError` for a bad argument, or when `out` holds another run
-    (without `resume` or `overwrite`) or another process is writing into it."""
+    (without `resume` or `overwrite`) or another process is writing into it, and, with `resume`, for a setting of
+    `RESUME_FIXED` or a hyperparameter that differs from the run's."""
     from vae_course.core import UsageError, get_device, set_seed, check_out, check_space
     from vae_course.registry import MODELS, check_dataset, model_hparams
     from vae_course.learner import (Learner, load_checkpoint, two_phase_lr, one_cycle_lr, ProgressCB, CSVLoggerCB, LossPlotCB,
@@ -103,8 +121,22 @@ def train(model: str = 'ae', # a name from `MODELS`
     if num_workers < 0: raise UsageError(f"--num-workers must be >= 0, got {num_workers}")
     if lr_schedule not in LR_SCHEDULES: raise UsageError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}")
     if resume and overwrite: raise UsageError("--resume continues the run in --out and --overwrite replaces it: choose one")
+    if valid_fraction is not None and not 0 < valid_fraction < 1: raise UsageError(f"--valid-fraction must lie in (0, 1), got {valid_fraction}")
+    if snapshot_every is not None and snapshot_every < 1: raise UsageError(f"--snapshot-every must be >= 1, got {snapshot_every}")
+    if transform not in ('standard', 'coco'): raise UsageError(f"--transform must be standard or coco, got {transform!r}")
+    if transform != 'standard' and not (dataset or spec.default_dataset).startswith('folder:'):
+        raise UsageError(f"--transform {transform} applies to --dataset folder:PATH only")
+    if weights and not all(isinstance(v, (int, float)) for v in weights.values()): raise UsageError(f"--weights takes probabilities, got {weights}")
+    if beta_neg_low is not None or beta_neg_high is not None:
+        if 'beta_neg_schedule' not in spec.hparams:
+            raise UsageError(f"--beta-neg-low/--beta-neg-high apply to {', '.join(n for n in sorted(MODELS) if 'beta_neg_schedule' in MODELS[n].hparams)}, not {model!r}")
+        if hparams.get('beta_neg_schedule') is False: raise UsageError("--beta-neg-low/--beta-neg-high set the bounds of the beta_neg schedule: drop --beta-neg-schedule false")
+        beta_neg_low, beta_neg_high = 4. if beta_neg_low is None else beta_neg_low, 256. if beta_neg_high is None else beta_neg_high
+        if not 0 < beta_neg_low <= beta_neg_high: raise UsageError(f"the beta_neg bounds need 0 < low <= high, got {beta_neg_low} and {beta_neg_high}")
+        hparams = dict(hparams, beta_neg_schedule=True)
     dataset = check_dataset(dataset or spec.default_dataset)
     hp = model_hparams(spec, dataset, hparams)
+    if beta_neg_low is not None: hp['beta_neg'] = float(min(beta_neg_high, max(beta_neg_low, hp['beta_neg'])))   # start within the bounds
     out = Path(out).expanduser()
     main_process = int(os.environ.get('RANK', '0')) == 0     # under torchrun only rank 0 checks, locks and writes the folder
     created = main_process and not out.exists()
@@ -127,12 +159,19 @@ def train(model: str = 'ae', # a name from `MODELS`
             folder = dataset.startswith('folder:')
             loaders = lambda bs: get_dataloaders(dataset, batch_size=bs, image_size=image_size or spec.default_image_size,
                                                  channels=channels, value_range=spec.value_range, augment=augment, seed=seed,
-                                                 limit=limit, num_workers=num_workers, min_steps_per_epoch=MIN_STEPS_PER_EPOCH if folder else 0)
-            dls = loaders(batch_size)
+                                                 limit=limit, num_workers=num_workers, min_steps_per_epoch=MIN_STEPS_PER_EPOCH if folder else 0,
+                                                 valid_frac=0.1 if valid_fraction is None else valid_fraction, weights=weights or None, transform=transform)
+            try: dls = loaders(batch_size)
+            except ValueError as e:
+                if not weights: raise
+                raise UsageError(f"--weights {weights}: {str(e).splitlines()[0]} (--weights none draws uniformly)") from e
+            if valid_fraction is not None and dls.info.splits:
+                raise UsageError(f"--valid-fraction: {dataset} is split into {', '.join(f'{k}/' for k, v in dls.info.splits.items() if v)} folders, and that split is used")
             if auto_batch and folder and dls.info.n_train < 4 * batch_size:    # a small folder: smaller batches, as many steps
                 batch_size = max(8, dls.info.n_train // 4); dls = loaders(batch_size)
             info = dls.info
             per_epoch = len(dls.train)                             # optimiser steps per epoch (per process under DDP)
+            if per_epoch == 0: raise UsageError(f"{info.n_train} training images do not fill one batch of {batch_size}: give a smaller --batch-size")
             if epochs is None: epochs = math.ceil((steps or spec.default_steps) / per_epoch)
             if resume and epochs <= int(prev_ck['epoch']) + 1:
                 raise UsageError(f"--resume: {last} has already trained {int(prev_ck['epoch']) + 1} epochs; ask for more with --epochs or --steps")
@@ -153,13 +192,28 @@ def train(model: str = 'ae', # a name from `MODELS`
             config = dict(model=model, dataset=dataset, epochs=epochs, steps=epochs * per_epoch, batch_size=batch_size, lr=lr, latent_dim=latent_dim,
                           image_size=info.image_size, channels=info.channels, value_range=list(spec.value_range), seed=seed,
                           device=device or 'auto', mixed_precision=mixed_precision, augment=augment, limit=limit,
-                          max_grad_norm=max_grad_norm, lr_schedule=lr_schedule, hparams=hp,
+                          max_grad_norm=max_grad_norm, lr_schedule=lr_schedule, hparams=hp, valid_fraction=info.valid_frac, splits=info.splits,
+                          weights=weights or None, transform=transform, snapshot_every=snapshot_every, beta_neg_low=beta_neg_low,
+                          beta_neg_high=beta_neg_high, preset=preset, config_file=config_file,
                           n_train=info.n_train, n_valid=info.n_valid, n_params=net.n_params(), vae_course=vae_course.__version__)
+            if resume:                                           # a setting that cannot change mid-run: refused, never recorded and ignored
+                for k in RESUME_FIXED:
+                    if k in prev and prev[k] != config[k] and not (k == 'lr' and math.isclose(prev[k], config[k])):
+                        raise UsageError(f"--resume: the run in {out} was trained with {k}={prev[k]!r}, not {config[k]!r}; it cannot change "
+                                         "mid-run (drop the flag, or start a new run with another --out)")
+                for k, v in prev.get('hparams', {}).items():
+                    if k in hp and hp[k] != v and k != 'beta_neg':
+                        raise UsageError(f"--resume: the run in {out} was trained with {k}={v!r}, not {hp[k]!r}; it cannot change mid-run")
             sched = dict(constant=None, two_phase=two_phase_lr(lr, lr / 20), one_cycle=one_cycle_lr(lr))[lr_schedule]
             cbs = ([ProgressCB()] if progress else []) + [CSVLoggerCB(out/'metrics.csv'), LossPlotCB(out/'loss_curves.png'),
                    ImagesCB(out), CheckpointCB(out/'checkpoints')]
+            if snapshot_every:
+                from vae_course.presets import SnapshotCB
+                cbs.append(SnapshotCB(out, snapshot_every))
             learn = Learner(net, dls, lr=lr, cbs=cbs, sched=sched, max_grad_norm=max_grad_norm, device=device,
                             mixed_precision=mixed_precision, seed=seed, config=config)
+            for cb in learn.cbs:                                 # the model's own beta_neg schedule, with the bounds asked for
+                if type(cb).__name__ == 'BetaNegScheduleCB' and beta_neg_low is not None: cb.low, cb.high = beta_neg_low, beta_neg_high
             if learn.is_main: (out/'config.json').write_text(json.dumps(config, indent=2))
             if epochs * per_epoch < MIN_STEPS and learn.is_main:   # once the run can start
                 print(f"warning: this run takes only {epochs * per_epoch} optimiser steps ({_n(epochs, 'epoch')} of {per_epoch} steps): too few to learn "
@@ -206,32 +260,62 @@ def _positive_int(v):
     if i < 1: raise argparse.ArgumentTypeError(f"must be >= 1, got {i}")
     return i
 
+def _weights(v: str) -> dict:
+    "`videos=0.5,photos=0.2` -> {'videos': 0.5, 'photos': 0.2}; `none` -> {} (uniform draws)."
+    if v.strip().lower() == 'none': return {}
+    out = {}
+    for part in v.split(','):
+        name, eq, p = part.partition('=')
+        try: out[name.strip()] = float(p)
+        except ValueError: raise argparse.ArgumentTypeError(f"expected SUBFOLDER=PROBABILITY[,...] or none, got {v!r}") from None
+        if not eq or not name.strip(): raise argparse.ArgumentTypeError(f"expected SUBFOLDER=PROBABILITY[,...] or none, got {v!r}")
+    return out
+
+def _per_model(attr: str, MODELS) -> str:
+    "`model value, ...` of a `ModelSpec` attribute, for the help."
+    return ', '.join(f"{n} {getattr(s, attr) or 'native'}" for n, s in sorted(MODELS.items()))
+
 def add_train_args(p: argparse.ArgumentParser):
-    "The options of `vae_course train`: one per model hyperparameter of the registry (this imports the models)."
+    "The options of `vae_course train`: one per model hyperparameter of the registry (this imports the models). Options default to None: unset, so that a preset, a config file or a resumed run's config.json supplies them."
     from vae_course.registry import MODELS, DATASETS
+    from vae_course.presets import PRESETS
     models = ', '.join(sorted(MODELS))
+    p.add_argument('--preset', default=None, help="settings of a reference project: " + ', '.join(PRESETS) + " (`vae_course presets` says what each reproduces); flags override it")
+    p.add_argument('--config', default=None, help="settings from a TOML or JSON file (a run's config.json works); over the preset, under the flags")
     p.add_argument('--model', default=None, help=f"model to train: {models} (default: ae; with --resume: the run's model)")
     p.add_argument('--dataset', default=None,
-                   help="data set: " + ', '.join(DATASETS) + " (default: the model's embedded offline default)")
+                   help="data set: " + ', '.join(DATASETS) + " (default: the model's embedded offline default: " + _per_model('default_dataset', MODELS) + ")")
     p.add_argument('--steps', type=_positive_int, default=None,
-                   help="total optimiser steps, rounded up to whole epochs (default: the model's, see `vae_course list`)")
+                   help="total optimiser steps, rounded up to whole epochs (default: the model's: " + _per_model('default_steps', MODELS) + ")")
     p.add_argument('--epochs', type=_positive_int, default=None, help='total number of epochs, instead of --steps')
-    p.add_argument('--out', default=None, help='output folder (default: runs/MODEL-DATASET)')
-    p.add_argument('--batch-size', type=_positive_int, default=None, help="images per batch (default: the model's, 128 for most)")
-    p.add_argument('--lr', type=float, default=1e-3, help='learning rate (default: 1e-3)')
-    p.add_argument('--lr-schedule', choices=LR_SCHEDULES, default='constant',
+    p.add_argument('--out', default=None, help='output folder (default: runs/PRESET-DATASET or runs/MODEL-DATASET)')
+    p.add_argument('--batch-size', type=_positive_int, default=None, help="images per batch (default: the model's: " + _per_model('default_batch_size', MODELS) + ")")
+    p.add_argument('--lr', type=float, default=None, help='learning rate (default: 1e-3)')
+    p.add_argument('--lr-schedule', choices=LR_SCHEDULES, default=None,
                    help='constant, two_phase (lr then lr/20 for the last third) or one_cycle (default: constant)')
-    p.add_argument('--latent-dim', type=_positive_int, default=None, help="size of the latent code (default: the model's)")
-    p.add_argument('--image-size', type=_positive_int, default=None, help="image height = width in pixels (default: the model's or the data set's)")
+    p.add_argument('--latent-dim', type=_positive_int, default=None, help="size of the latent code (default: the model's: " + _per_model('default_latent_dim', MODELS) + ")")
+    p.add_argument('--image-size', type=_positive_int, default=None,
+                   help="image height = width in pixels (default: the model's, else the data set's native size: " + _per_model('default_image_size', MODELS) + ")")
     p.add_argument('--channels', type=int, choices=(1, 3), default=None, help="1 (grey) or 3 (RGB) (default: the data set's)")
-    p.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
-    p.add_argument('--device', default='auto', help="auto, cpu, cuda, cuda:N or mps (default: auto)")
-    p.add_argument('--mixed-precision', choices=('no', 'bf16', 'fp16'), default='no', help='mixed precision on a GPU (default: no)')
+    p.add_argument('--seed', type=int, default=None, help='random seed (default: 0)')
+    p.add_argument('--device', default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    p.add_argument('--mixed-precision', choices=('no', 'bf16', 'fp16'), default=None, help='mixed precision on a GPU (default: no)')
     p.add_argument('--max-grad-norm', type=float, default=None, help='clip the gradient norm to this value (default: no clipping)')
-    p.add_argument('--augment', action='store_true', help='random perspective, resized crop and horizontal flip')
+    p.add_argument('--augment', action='store_true', default=None, help='random perspective, resized crop and horizontal flip')
     p.add_argument('--limit', type=_positive_int, default=None, help='use at most this many training images')
-    p.add_argument('--num-workers', type=_nonneg_int, default=0, help='DataLoader worker processes (default: 0)')
-    p.add_argument('--resume', action='store_true', help='continue the run in --out from checkpoints/last.pt')
+    p.add_argument('--num-workers', type=_nonneg_int, default=None, help='DataLoader worker processes (default: 0)')
+    g = p.add_argument_group('data workflows')
+    g.add_argument('--valid-fraction', type=float, default=None,
+                   help='share of the random validation split, in (0, 1) (default: 0.1; a folder with train/ and valid/ (val/) or test/ sub-folders keeps its own split)')
+    g.add_argument('--weights', type=_weights, default=None, metavar='SUB=P[,SUB=P]',
+                   help="draw training images of a folder's sub-folders with these probabilities, e.g. videos=0.5; none: uniform (default: uniform)")
+    g.add_argument('--transform', choices=('standard', 'coco'), default=None,
+                   help='folders: standard (centre square, resize) or coco (centre crop 375, resize, flip on train) (default: standard)')
+    g.add_argument('--snapshot-every', type=_positive_int, default=None, metavar='N',
+                   help='every N epochs keep snapshots/epochNNNN_reconstructions.png (inputs, from the mean, from a sampled code) and _samples.png (default: off)')
+    g.add_argument('--beta-neg-low', type=float, default=None, help='lower bound of the beta_neg schedule; turns it on (soft_introvae, as_introvae; default: 4)')
+    g.add_argument('--beta-neg-high', type=float, default=None, help='upper bound of the beta_neg schedule; turns it on (soft_introvae, as_introvae; default: 256)')
+    p.add_argument('--resume', action='store_true', help="continue the run in --out from checkpoints/last.pt, with every setting of its config.json (a flag that changes one is applied and recorded, or refused)")
     p.add_argument('--overwrite', action='store_true', help='replace the run already in --out (its files only); without it a folder with a run is refused')
     p.add_argument('--quiet', action='store_true', help='no progress bars or per-epoch lines (the one-line summary at the end stays)')
     g = p.add_argument_group('model hyperparameters (each applies to the models listed)')
@@ -246,35 +330,57 @@ def add_train_args(p: argparse.ArgumentParser):
         g.add_argument(f"--{k.replace('_', '-')}", dest=f'hp_{k}', type=typ, default=None, metavar=typ.__name__.upper().replace('_STR2BOOL', 'BOOL'),
                        help=f"for {', '.join(n for n, _ in uses)} (default: {default})")
 
-def _run_model(out: str | None) -> str:
-    "The model of the run in `out` (its config.json), for `--resume` without `--model`; `UsageError` when there is none."
+_FLAG_SETTINGS = ('model', 'dataset', 'epochs', 'steps', 'batch_size', 'lr', 'lr_schedule', 'latent_dim', 'image_size', 'channels', 'seed',
+                  'device', 'mixed_precision', 'augment', 'limit', 'max_grad_norm', 'num_workers', 'valid_fraction', 'weights', 'transform',
+                  'snapshot_every', 'beta_neg_low', 'beta_neg_high')
+
+def train_settings(args) -> dict:
+    """The settings of `vae_course train`: the preset, then the config file, then the flags given (a later one wins);
+    with `--resume`, the run's config.json, then the flags. Raises `UsageError` for `--resume` with a preset or config
+    file, an unknown preset, or a preset for your own images without `--dataset`."""
     from vae_course.core import UsageError
-    cfg = Path(out or '.').expanduser()/'config.json'
-    if not out or not cfg.is_file(): raise UsageError(f"--resume without --model needs --out naming a run folder with a config.json (got {out!r})")
-    return json.loads(cfg.read_text())['model']
+    from vae_course.presets import PRESETS, preset_settings, read_config, merge_settings
+    flags = {k: v for k, v in vars(args).items() if k in _FLAG_SETTINGS and v is not None}
+    hp = {k[3:]: v for k, v in vars(args).items() if k.startswith('hp_') and v is not None}
+    if hp: flags['hparams'] = hp
+    if args.resume:
+        if args.preset or args.config: raise UsageError("--resume takes every setting from the run's config.json: drop --preset and --config")
+        cfg = Path(args.out or '.').expanduser()/'config.json'
+        if not args.out or not cfg.is_file(): raise UsageError(f"--resume needs --out naming a run folder with a config.json (got {args.out!r})")
+        base = read_config(cfg)
+        if flags.get('model', base.get('model')) != base.get('model'): base.pop('hparams', None)   # another model: `train` refuses it, naming both
+        return merge_settings(base, flags)
+    layers = [preset_settings(args.preset) if args.preset else {}]
+    if args.config: layers.append(dict(read_config(args.config), config_file=str(Path(args.config).expanduser())))
+    s = merge_settings(*layers, flags)
+    if s.get('preset') and not s.get('dataset') and 'dataset' not in PRESETS[s['preset']].settings:
+        raise UsageError(f"--preset {s['preset']} trains on your own images: add --dataset {PRESETS[s['preset']].data}")
+    return s
 
 def run_train(args) -> int:
-    "`vae_course train`: train with the parsed options; returns the exit code."
+    "`vae_course train`: train with the merged settings (`train_settings`); returns the exit code."
     from vae_course.registry import MODELS
-    hp = {k[3:]: v for k, v in vars(args).items() if k.startswith('hp_') and v is not None}
-    if args.model is None: args.model = _run_model(args.out) if args.resume else 'ae'
-    ds = args.dataset or MODELS[args.model].default_dataset if args.model in MODELS else args.dataset
-    out = args.out or f"runs/{args.model}-{str(ds).replace('folder:', '').strip('/').split('/')[-1]}"
-    train(args.model, args.dataset, epochs=args.epochs, steps=args.steps, out=out, batch_size=args.batch_size, lr=args.lr,
-          latent_dim=args.latent_dim, image_size=args.image_size, channels=args.channels, seed=args.seed,
-          device=args.device, mixed_precision=args.mixed_precision, resume=args.resume, overwrite=args.overwrite, augment=args.augment,
-          limit=args.limit, max_grad_norm=args.max_grad_norm, lr_schedule=args.lr_schedule,
-          num_workers=args.num_workers, progress=not args.quiet, **hp)
+    s = train_settings(args)
+    hp = s.pop('hparams', {})
+    s.setdefault('model', 'ae')
+    ds = s.get('dataset') or (MODELS[s['model']].default_dataset if s['model'] in MODELS else '')
+    out = args.out or f"runs/{s.get('preset') or s['model']}-{str(ds).replace('folder:', '').strip('/').split('/')[-1]}"
+    train(**s, out=out, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet, **hp)
     return 0
 
 def add_list_args(p: argparse.ArgumentParser): "`vae_course list` has no options."
 
 def run_list(args) -> int:
-    "`vae_course list`: every model and data set, one line each."
+    "`vae_course list`: every model with its defaults (data set, image size, latent size, steps, batch, every hyperparameter), every data set and every preset."
     from vae_course.registry import MODELS, DATASETS
-    print('models (default data set, steps, batch size):')
-    for n, s in sorted(MODELS.items()): print(f'  {n:16s} {s.default_dataset}, {s.default_steps} steps, batch {s.default_batch_size}: {s.help}')
+    from vae_course.presets import PRESETS
+    print('models (default data set, image size, latent size, steps, batch size; hyperparameters with their defaults):')
+    for n, s in sorted(MODELS.items()):
+        print(f"  {n:16s} {s.default_dataset}, {s.default_image_size or 'native'} px, latent {s.default_latent_dim}, {s.default_steps} steps, "
+              f"batch {s.default_batch_size}, pixels in [{s.value_range[0]:g}, {s.value_range[1]:g}]: {s.help}")
+        if s.hparams: print(f"  {'':16s}   " + ', '.join(f"--{k.replace('_', '-')} {v}" for k, v in s.hparams.items()))
     print('data sets:'); [print(f'  {n:16s} {h}') for n, h in DATASETS.items()]
+    print('presets (vae_course presets: what each reproduces):'); [print(f'  {n:16s} reference {p.reference}, --model {p.settings["model"]}') for n, p in PRESETS.items()]
     return 0
 
 def get_parser(commands=None, # names of the commands whose options to add (their modules are imported); None: all
