@@ -261,7 +261,7 @@ def run_pair(args, role: str, kinds: list, out: Path):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--minutes', type=float, default=20., help='training budget per trainer, CPU minutes (default: 20)')
-    p.add_argument('--marks', default='0.5,1,2,3,5,7,10,14,20', help='CPU minutes at which the weights are kept and evaluated')
+    p.add_argument('--marks', default='0.5,1,2,3,5,10,20', help='CPU minutes at which the weights are kept and evaluated')
     p.add_argument('--k', type=int, default=500, help='importance samples of the NLL (default: 500)')
     p.add_argument('--test-images', type=int, default=2000, help='first N test images, one fixed binarization (default: 2000)')
     p.add_argument('--only', choices=['course', 'pythae'], default=None, help='train only one of the two')
@@ -278,7 +278,7 @@ def main(argv=None) -> int:
     g.add_argument('--course-latent-dim', type=int, default=32)
     g.add_argument('--course-base-channels', type=int, default=16, help='conv_vae: channels of the first stage')
     g.add_argument('--course-hidden', type=int, default=512, help='vae (MLP): width of the first hidden layer')
-    g.add_argument('--course-batch-size', type=int, default=128)
+    g.add_argument('--course-batch-size', type=int, default=64)
     g.add_argument('--course-lr', type=float, default=1e-3)
     g.add_argument('--course-schedule', choices=['cosine', 'constant'], default='cosine', help='cosine: decay to 0 over --minutes')
     g.add_argument('--course-lr-warmup', type=int, default=0, help='linear learning-rate warm-up steps')
