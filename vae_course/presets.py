@@ -20,7 +20,7 @@ from .vae import VAEModel, AggregatedPosterior, crop_similarity
 __all__ = ['PRESETS', 'TRAIN_SETTINGS', 'RUN_FACTS', 'ref_bn_sizes', 'ref_bn_image_sizes', 'RefBNEncoder', 'RefBNDecoder',
            'RefConvVAEBN', 'Preset', 'read_config', 'normalize_settings', 'merge_settings', 'preset_settings',
            'SnapshotCB', 'run_datasets', 'save_each', 'add_sample_args', 'sample_images', 'run_sample',
-           'add_latent_map_args', 'latent_map_figure', 'run_latent_map', 'crop_similarity_stats',
+           'add_latent_map_args', 'latent_map_figure', 'run_latent_map', 'MeanColour', 'crop_similarity_stats',
            'add_crop_similarity_args', 'run_crop_similarity', 'add_reconstruct_args', 'run_reconstruct',
            'add_presets_args', 'preset_toml', 'run_presets']
 
@@ -167,13 +167,13 @@ PRESETS = {p.name: p for p in [
            data='folder:PATH with train/ and valid/ sub-folders (the reference: train-data)',
            notes='the batch size is not given by the reference (course default 16); `vae_course crop-similarity` makes its histograms'),
     Preset('faces-ae-64', '004', 'the autoencoder of the AE-vs-VAE comparison on 64x64 faces',
-           dict(model='conv_ae', dataset='olivetti', image_size=64, epochs=50),
+           dict(model='conv_ae', dataset='olivetti', image_size=64, batch_size=32),
            data='olivetti (64x64 grey, offline), or folder:PATH with train/ and test/ sub-folders as in the reference',
-           notes='compare with faces-vae-64: `vae_course reconstruct` writes per-image files as the reference did'),
+           notes='the reference gives no epochs or batch size: the model\'s default steps (800), batches of 32; compare with faces-vae-64: `vae_course reconstruct` writes per-image files as the reference did'),
     Preset('faces-vae-64', '004', 'the VAE of the AE-vs-VAE comparison on 64x64 faces; --beta-kl trades reconstructions for samples',
-           dict(model='conv_vae', dataset='olivetti', image_size=64, epochs=50, likelihood='bernoulli', beta_kl=1.0),
+           dict(model='conv_vae', dataset='olivetti', image_size=64, batch_size=32, likelihood='bernoulli', beta_kl=1.0),
            data='olivetti (64x64 grey, offline), or folder:PATH with train/ and test/ sub-folders as in the reference',
-           notes="the reference's vae_01/vae_02 reparameterisation variants: --std-param logvar|softplus"),
+           notes="the reference gives no epochs or batch size: the model's default steps (1,000), batches of 32; its vae_01/vae_02 reparameterisation variants: --std-param logvar|softplus"),
 ]}
 
 # %% ../nbs/92_presets.ipynb #e0740cc4
@@ -409,11 +409,12 @@ def run_latent_map(args) -> int:
     return 0
 
 # %% ../nbs/92_presets.ipynb #76473bc7
-class _MeanColour(nn.Module):
-    "The baseline 'code' of an image: its mean colour `(B, C)`, centred on `centre`."
+class MeanColour(nn.Module):
+    """The baseline 'code' of images `(B, C, H, W)`: the mean colour of each quarter, `(B, 4 C)`, minus the data set's
+    mean colour `centre` `(C,)`. (One mean colour of a grey image is one number, whose cosine with another is only its sign.)"""
     probabilistic = False
     def __init__(self, centre: torch.Tensor): super().__init__(); self.register_buffer('centre', centre)
-    def embed(self, x): return x.mean((2, 3)) - self.centre
+    def embed(self, x): return (torch.nn.functional.adaptive_avg_pool2d(x, 2) - self.centre[:, None, None]).flatten(1)
 
 def crop_similarity_stats(same: torch.Tensor, different: torch.Tensor) -> dict:
     "Means of the two similarity sets and the ROC AUC of telling them apart (0.5: no better than chance, 1: perfect)."
@@ -443,7 +444,7 @@ def run_crop_similarity(args) -> int:
     if n < 2: raise UsageError(f"the {args.split} split has {len(ds)} image(s): crop-similarity needs at least 2")
     images = torch.stack([ds[i][0] for i in range(n)])
     res, sims = {}, {}
-    for name, m in (('model', model), ('mean_colour', _MeanColour(images.mean((0, 2, 3))))):
+    for name, m in (('model', model), ('mean_colour', MeanColour(images.mean((0, 2, 3))))):
         same, diff = crop_similarity(m, images, args.n_crops, tuple(args.scale), torch.Generator().manual_seed(args.seed))   # the same crops for both
         sims[name], res[name] = (same, diff), crop_similarity_stats(same, diff)
     from matplotlib.figure import Figure
