@@ -14,7 +14,9 @@ and NLL = -IWAE bound with K importance samples (Burda et al. 2015), on one fixe
 
 The evaluation uses `evaluate(..., fast=True)`: `iwae_bound` under inference mode, on `fast_copy(model)` (the
 decoder's transposed convolutions computed as their exact sub-pixel convolutions, channels_last), in chunks of 2,048
-decoded images; `--eval-slow` gives the previous path (`fast=False`, 8,192 images per chunk) for comparison.
+decoded images; on a CPU with AVX512-BF16 or AMX under bf16 autocast (`--eval-bf16 auto`, the default: 2.2x more
+decoded images per second, the NLL moved by 0.01 nats on the same samples). `--eval-slow --eval-bf16 off` gives the
+previous path (`fast=False`, fp32, 8,192 images per chunk) for comparison.
 
 Published MNIST test NLL (nats): VAE 86.76 (Burda et al. 2015, Table 1, dynamic binarization, K = 5000);
 pythae VAE 89.78 (fixed binarization, 200 importance samples). There is no standard binarized Fashion-MNIST figure.
@@ -57,6 +59,13 @@ class EMACB(Callback):
         if self.learn.training: self.ema.update_parameters(self.learn.raw_model)
 
 
+def cpu_has_bf16() -> bool:
+    "Whether the CPU has native bf16 arithmetic (AVX512-BF16 or AMX), from /proc/cpuinfo (False where it cannot be read)."
+    try: flags = open('/proc/cpuinfo').read()
+    except OSError: return False
+    return 'avx512_bf16' in flags or 'amx_bf16' in flags
+
+
 def load_avg() -> str:
     try: return '/'.join(f'{v:.1f}' for v in os.getloadavg())
     except OSError: return 'n/a'
@@ -97,7 +106,7 @@ def run(dataset: str, args) -> dict:
                        batch_k=8192 // args.batch_size if args.eval_slow else None, progress=args.progress)
     ev = time.perf_counter() - t1
     print(f'[{dataset}] evaluated {res["n_images"]} test images with K={args.k} in {ev:.0f} s ({ev / res["n_images"] * 1000:.0f} ms per image, '
-          f'{res["n_images"] * args.k / ev:,.0f} decoded images/s, {torch.get_num_threads()} threads{", bf16 autocast" if args.eval_bf16 else ""}'
+          f'{res["n_images"] * args.k / ev:,.0f} decoded images/s, {torch.get_num_threads()} threads{", bf16 autocast" if args.eval_bf16 else ", fp32"}'
           f'{", slow path" if args.eval_slow else ""}); load average {load_avg()}', flush=True)
     return dict(dataset=dataset, steps=steps, epochs=round(n_seen / dls.info.n_train, 2), train_s=round(used, 1),
                 img_per_s=round(n_seen / max(used, 1e-9), 1), eval_s=round(ev, 1), n_params=model.n_params(), **res)
@@ -111,7 +120,9 @@ def main(argv=None) -> int:
     p.add_argument('--save', default=None, help='save the trained weights (state_dict) here')
     p.add_argument('--ema', type=float, default=0., help='evaluate an exponential moving average of the weights with this decay (0: off)')
     p.add_argument('--base-channels', type=int, default=MODELS['conv_vae'].hparams['base_channels'])
-    p.add_argument('--eval-bf16', action='store_true', help='evaluate under bf16 autocast (faster on CPUs with AVX512-BF16/AMX; slightly different numbers)')
+    p.add_argument('--eval-bf16', choices=['auto', 'on', 'off'], default='auto',
+                   help='bf16 autocast for the evaluation; auto: on where the CPU has AVX512-BF16 or AMX (2.2x more decoded images/s '
+                        'measured, NLL within 0.02 nats of fp32 on the same samples) (default: auto)')
     p.add_argument('--eval-slow', action='store_true', help='evaluate with the previous path (fast=False, 8,192 decoded images per chunk), for comparison')
     p.add_argument('--eval-seed', type=int, default=0, help='seed of the importance samples and of the test binarization (default: 0)')
     p.add_argument('--progress', action='store_true', help='print the evaluation progress every 5 s')
@@ -129,6 +140,7 @@ def main(argv=None) -> int:
     p.add_argument('--json', default=None, help='also write the results to this JSON file')
     args = p.parse_args(argv)
     if args.quick: args.minutes, args.k, args.test_limit = 0.1, 20, 100
+    args.eval_bf16 = args.eval_bf16 == 'on' or (args.eval_bf16 == 'auto' and cpu_has_bf16())
     if args.threads: torch.set_num_threads(args.threads)
     print(f'machine: {platform.machine()}, {os.cpu_count()} CPUs visible, torch {torch.__version__}, '
           f'{torch.get_num_threads()} threads; conv_vae latent {args.latent_dim}, batch {args.batch_size}, lr {args.lr} (cosine), '
