@@ -124,12 +124,11 @@ def classify(images: torch.Tensor, # `(N, C, H, W)` in [0, 1], the quality netwo
             ) -> dict:
     """What the quality network sees in `images`: `recognisable` (share with max-softmax >= `threshold`), `histogram`
     (`(n_classes,)` counts of the predicted class among the recognisable ones: mode coverage), `classes_present`
-    (classes with at least 1 % of the recognisable images) and `pred` `(N,)`, `confidence` `(N,)`."""
+    (classes with at least 1 % of the recognisable images) and `pred` `(N,)` (the most probable real class, even for junk), `confidence` `(N,)` (its probability)."""
     with eval_mode(net):
         p = _batched(net, images, lambda x: net.logits(x).softmax(1))
-    conf, pred = p.max(1)
-    ok = (conf >= threshold) & (pred < net.n_classes)                # the extra class: 'none of them'
-    pred = pred.clamp_max(net.n_classes - 1)
+    conf, pred = p[:, :net.n_classes].max(1)                         # the best real class; the last column is 'none of them'
+    ok = conf >= threshold
     hist = torch.bincount(pred[ok], minlength=net.n_classes)
     present = int((hist >= max(1, 0.01 * int(ok.sum()))).sum()) if ok.any() else 0
     return dict(recognisable=float(ok.float().mean()), histogram=hist, classes_present=present, pred=pred, confidence=conf)
