@@ -694,7 +694,8 @@ def get_dataloaders(name: str, # a key of `DATASETS`, or 'folder:PATH'
     if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
     train, valid, info = load_datasets(name, image_size, channels, value_range, augment, valid_frac, seed, limit, transform)
     g = torch.Generator().manual_seed(seed)
-    sampler = subfolder_weights(train, weights, generator=g) if weights else None
+    n_draws = max(len(train), min_steps_per_epoch * batch_size)                 # a small weighted folder is drawn as often
+    sampler = subfolder_weights(train, weights, num_samples=n_draws, generator=g) if weights else None
     if sampler is None and min_steps_per_epoch and len(train) < min_steps_per_epoch * batch_size:   # a few images: one epoch = several passes
         sampler = RandomSampler(train, num_samples=min_steps_per_epoch * batch_size, generator=g)
     kw = dict(batch_size=batch_size, num_workers=num_workers, pin_memory=torch.cuda.is_available(), persistent_workers=num_workers > 0)
