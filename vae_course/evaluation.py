@@ -182,10 +182,12 @@ def add_evaluate_args(p: argparse.ArgumentParser):
     p.add_argument('--batch-k', type=int, default=None, help='importance samples drawn at once (default: automatic, bounded memory)')
     p.add_argument('--device', default='auto', help='auto, cpu, cuda or mps (default: auto)')
     p.add_argument('--seed', type=int, default=0, help='seed of the samples and of the test-set binarization (default: 0)')
+    p.add_argument('--quality-samples', type=int, default=1000, help='generated images judged by the quality metrics of chapter 05a '
+                   '(FID/KID on QualityNet features, recognisable share, collapse ratio); 0: skip (default: 1000)')
     p.add_argument('--out', default=None, help='where to write the JSON (default: eval.json beside the checkpoint)')
 
 def run_evaluate(args) -> int:
-    "`vae_course evaluate`: prints one JSON object and writes it to `--out` (default: eval.json beside the checkpoint). Raises `UsageError` for a bad argument."
+    "`vae_course evaluate`: prints one JSON object (with `quality`: the metrics of `vae_course.quality.quality_report`) and writes it to `--out` (default: eval.json beside the checkpoint). Raises `UsageError` for a bad argument."
     from vae_course.data import get_dataloaders
     src = Path(args.checkpoint).expanduser()
     path = src if src.suffix == '.safetensors' else checkpoint_file(src, args.best)
@@ -193,6 +195,7 @@ def run_evaluate(args) -> int:
     if args.nll_samples < 0: raise UsageError(f"--nll-samples must be >= 0, got {args.nll_samples}")
     if args.limit is not None and args.limit < 1: raise UsageError(f"--limit must be >= 1, got {args.limit}")
     if args.batch_size < 1: raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.quality_samples < 0 or args.quality_samples == 1: raise UsageError(f"--quality-samples must be 0 or >= 2, got {args.quality_samples}")
     try: dev = get_device(args.device)
     except ValueError as e: raise UsageError(str(e)) from e
     ck = load_run(path)
@@ -204,7 +207,12 @@ def run_evaluate(args) -> int:
     t0 = time.perf_counter()
     res = evaluate(model, dls, nll_samples=args.nll_samples, max_images=args.limit, batch_k=args.batch_k, seed=args.seed, progress=True)
     res = dict(checkpoint=str(path), model=cfg['model'], dataset=dataset, binarized=model.binarize,
-               epoch=int(ck['epoch']) + 1 if 'epoch' in ck else None, **res, device=str(dev), wall_s=round(time.perf_counter() - t0, 2))
+               epoch=int(ck['epoch']) + 1 if 'epoch' in ck else None, **res, device=str(dev))
+    if args.quality_samples:                                  # chapter 05a's yardstick; a data set without a quality network gets the reconstruction numbers
+        from vae_course.quality import quality_report
+        print(f'evaluate: quality metrics on {args.quality_samples:,} generated images (QualityNet features, not Inception) ...', file=sys.stderr, flush=True)
+        res['quality'] = {k: v for k, v in quality_report(model, dataset, n_samples=args.quality_samples, seed=args.seed).items() if k != 'dataset'}
+    res['wall_s'] = round(time.perf_counter() - t0, 2)
     out = Path(args.out) if args.out else path.parent/'eval.json'
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2))
