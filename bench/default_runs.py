@@ -13,12 +13,13 @@ import argparse, json, os, sys, time, shutil, tempfile
 from pathlib import Path
 
 def collapse_ratio(model, dls, n: int = 256) -> float:
-    "Mean over pixels of the variance across validation images of the reconstructions, over that of the inputs."
+    "The collapse ratio of chapter 05a (`vae_course.quality.collapse_ratio`) on the first `n` validation images."
     import torch
     from vae_course.model import batch_images, eval_mode
+    from vae_course.quality import collapse_ratio as ratio
     xs = torch.cat([batch_images(b) for b in dls.valid])[:n]
     with eval_mode(model), torch.no_grad(): r = model.reconstruct(xs)
-    return float(r.var(0).mean() / xs.var(0).mean().clamp_min(1e-12))
+    return ratio(r, xs)
 
 def photo_folder(root: Path, n: int = 100) -> Path:
     "A folder of `n` JPEG photos: random crops of scikit-image's and scikit-learn's sample photos, 96 to 256 px, in 4 sub-folders."
