@@ -181,7 +181,8 @@ class IntrospectiveVAE(AEModel):
     likelihood = 'gaussian'
     def __init__(self, vae: VAEModel, # the network: encode -> mu, logvar; decode_raw -> data
                  vae_warmup_steps: int = 0, # plain VAE steps before the introspective game starts
-                 kl_warn_steps: int = 500, # warn when the running KL(fake) - KL(real) stays < 0 this many steps
+                 kl_warn_steps: int = 500, # warn when the running KL(fake) - KL(real) stays below the tolerance this many steps
+                 kl_warn_tol: float = 0.1, # the tolerance, relative: a gap counts when it is < -kl_warn_tol * KL(real)
                 ):
         super().__init__()
         if getattr(vae, 'likelihood', None) != 'gaussian':
@@ -189,8 +190,8 @@ class IntrospectiveVAE(AEModel):
                              f"got {getattr(vae, 'likelihood', None)!r}")
         self.vae = vae
         self.latent_dim, self.value_range, self.shape = vae.latent_dim, vae.value_range, tuple(vae.shape)
-        self.vae_warmup_steps, self.kl_warn_steps = int(vae_warmup_steps), int(kl_warn_steps)
-        self.kl_gap, self._gap_n, self._below, self._warned = 0., 0, 0, False
+        self.vae_warmup_steps, self.kl_warn_steps, self.kl_warn_tol = int(vae_warmup_steps), int(kl_warn_steps), float(kl_warn_tol)
+        self.kl_gap, self.kl_real_avg, self._gap_n, self._below, self._warned = 0., 0., 0, 0, False
 
     # -- the wrapped VAE --------------------------------------------------------------------------------------
     def encode(self, x): return self.vae.encode(x)
@@ -253,15 +254,17 @@ class IntrospectiveVAE(AEModel):
         return dict(loss=terms['rec'] + terms['kl'], **terms)
 
     def _watch_kl(self, kl_fake: float, kl_real: float):
-        "Update the running KL(fake) - KL(real) (mean over ~100 steps) and warn once when it stays negative `kl_warn_steps` steps."
+        "Update the running KL(fake) - KL(real) and KL(real) (means over ~100 steps); warn once when the gap stays below -`kl_warn_tol` x KL(real) for `kl_warn_steps` steps."
         self._gap_n += 1
         w = max(0.01, 1 / self._gap_n)
         self.kl_gap = (1 - w) * self.kl_gap + w * (kl_fake - kl_real)
-        self._below = self._below + 1 if self.kl_gap < 0 else 0
+        self.kl_real_avg = (1 - w) * self.kl_real_avg + w * kl_real
+        self._below = self._below + 1 if self.kl_gap < -self.kl_warn_tol * abs(self.kl_real_avg) else 0
         if self._below == 0: self._warned = False
         if self._below >= self.kl_warn_steps and not self._warned:
             self._warned = True
-            warnings.warn(f"KL(fake) has stayed below KL(real) for {self._below} steps (running gap {self.kl_gap:.3g} nats): "
+            warnings.warn(f"KL(fake) has stayed below KL(real) by more than {self.kl_warn_tol:.0%} for {self._below} steps (running gap "
+                          f"{self.kl_gap:.3g} nats, KL(real) {self.kl_real_avg:.3g}): "
                           "the encoder no longer separates generated from real data. Lower beta_neg (Soft-IntroVAE's "
                           "advice) or use BetaNegScheduleCB.", KLFakeBelowRealWarning, stacklevel=2)
 
@@ -400,13 +403,17 @@ def as_distance(mu_a: torch.Tensor, logvar_a: torch.Tensor, # (B, D) posteriors 
 class ASIntroVAE(SoftIntroVAE):
     """AS-IntroVAE (Lu et al., ACML 2022): Soft-IntroVAE with every KL of generated data replaced by
     c * KL + (1 - c) * d_AS, c = `as_coefficient(step, total)` set before each training batch by `ASCoefficientCB`
-    (which the model asks the Learner for in `callbacks`), or by hand: `model.c`."""
-    def __init__(self, vae: VAEModel, **kwargs): # Soft-IntroVAE's arguments
+    (which the model asks the Learner for in `callbacks`), or by hand: `model.c`. With `squash` (the default, as in
+    the official code) d_AS is computed on tanh(mu) and tanh(logvar), which bounds it; the KLs are left as they are."""
+    def __init__(self, vae: VAEModel,
+                 squash: bool = True, # tanh on the posteriors' mu and logvar before d_AS (official code); False: the paper's equations
+                 **kwargs): # Soft-IntroVAE's arguments
         super().__init__(vae, **kwargs)
-        self.c = 1.
+        self.c, self.squash = 1., bool(squash)
     def callbacks(self) -> list: return super().callbacks() + [ASCoefficientCB()]
     def neg_kl(self, kl_r, kl_f, post_r, post_f, encoder_step):
         if self.c >= 1: return kl_r, kl_f
+        if self.squash: post_r, post_f = tuple(map(torch.tanh, post_r)), tuple(map(torch.tanh, post_f))
         d = as_distance(*post_r, *post_f, reduction='sum' if encoder_step else 'mean')
         return self.c * kl_r + (1 - self.c) * d, self.c * kl_f + (1 - self.c) * d
     def decoder_loss(self, x, z, noise, generator=None):
@@ -429,6 +436,7 @@ INTROVAE_HPARAMS = {   # model -> data set -> hyperparameters (the papers' recom
     'as_introvae': {'digits': _MNIST_LIKE, 'mnist': _MNIST_LIKE, 'fashion_mnist': _MNIST_LIKE, 'olivetti': _FACES, 'celeba': _FACES},
     'introvae': {k: dict(margin=40.0, beta=1.0) for k in ('digits', 'mnist', 'fashion_mnist')},
 }
+INTROVAE_HPARAMS['introvae'].update({k: dict(margin=10.0, beta=1.0) for k in TOY_DATASETS})
 INTROVAE_HPARAMS['as_introvae'].update({k: v for k, v in INTROVAE_HPARAMS['soft_introvae'].items() if k in TOY_DATASETS})
 
 # %% ../nbs/08_introvae.ipynb #645aa7b0
@@ -438,13 +446,15 @@ class BetaNegScheduleCB(Callback):
     def __init__(self, low: float = 4., high: float = 256., # bounds of beta_neg
                  factor: float = 2., # multiplicative step
                  ratio: float = 2., # raise beta_neg when KL(fake) > ratio * KL(real)
+                 tol: float = 0.1, # lower beta_neg only when KL(fake) < (1 - tol) * KL(real): equality is the equilibrium
                 ):
         if not 0 < low <= high: raise ValueError(f"need 0 < low <= high, got {low}, {high}")
         if factor <= 1 or ratio <= 1: raise ValueError("factor and ratio must be > 1")
-        self.low, self.high, self.factor, self.ratio = low, high, factor, ratio
+        if not 0 <= tol < 1: raise ValueError(f"need 0 <= tol < 1, got {tol}")
+        self.low, self.high, self.factor, self.ratio, self.tol = low, high, factor, ratio, tol
     def next_beta_neg(self, beta_neg: float, kl_real: float, kl_fake: float) -> float:
         "The rule: beta_neg for the next epoch given this epoch's mean KL(real) and KL(fake) (nats)."
-        if kl_fake < kl_real: beta_neg = beta_neg / self.factor
+        if kl_fake < (1 - self.tol) * kl_real: beta_neg = beta_neg / self.factor
         elif kl_fake > self.ratio * kl_real: beta_neg = beta_neg * self.factor
         return float(min(self.high, max(self.low, beta_neg)))
     def after_epoch(self):
@@ -479,9 +489,10 @@ def fit_toy(model: AEModel, # a 2D model (ToyVAE, or an introspective model wrap
 
 def toy_models(name: str, # a key of `TOY_DATASETS`
                hidden: int = 128, n_layers: int = 3, # the shared network
-               vae_warmup_steps: int = 1000, # Soft-IntroVAE's VAE warm-up
+               vae_warmup_steps: int = 1000, # the introspective models' VAE warm-up
               ) -> dict:
-    "`{'VAE': ToyVAE, 'Soft-IntroVAE': SoftIntroVAE(ToyVAE)}` with the same network and the paper's betas for toy `name`."
-    return {'VAE': ToyVAE(hidden=hidden, n_layers=n_layers),
-            'Soft-IntroVAE': SoftIntroVAE(ToyVAE(hidden=hidden, n_layers=n_layers), vae_warmup_steps=vae_warmup_steps,
-                                          **INTROVAE_HPARAMS['soft_introvae'][name])}
+    "`{'VAE', 'Soft-IntroVAE', 'IntroVAE', 'AS-IntroVAE'}` -> a model around the same `ToyVAE`, with `INTROVAE_HPARAMS` for toy `name`."
+    net = lambda: ToyVAE(hidden=hidden, n_layers=n_layers)
+    hp = lambda model: dict(vae_warmup_steps=vae_warmup_steps, **INTROVAE_HPARAMS[model][name])
+    return {'VAE': net(), 'Soft-IntroVAE': SoftIntroVAE(net(), **hp('soft_introvae')),
+            'IntroVAE': IntroVAE(net(), **hp('introvae')), 'AS-IntroVAE': ASIntroVAE(net(), **hp('as_introvae'))}
