@@ -92,12 +92,13 @@ def quality_net(dataset: str, # 'mnist', 'fashion_mnist', 'olivetti' (identities
     kw = dict(QUALITY_DATASETS[dataset]); epochs = epochs or kw.pop('epochs'); kw.pop('epochs', None)
     bs = kw.pop('batch_size', 128)
     path = cache_root()/'quality_nets'/f"{dataset}_v3_e{epochs}_n{limit or 'all'}_s{seed}.pt"
+    if path.is_file():                                            # the shapes come from the weights: no data is read
+        ck = load_checkpoint(path); sd = ck['model']
+        net = QualityNet(sd['body.0.weight'].shape[1], sd['head.1.weight'].shape[0] - 1)
+        net.load_state_dict(sd); net.accuracy = float(ck['accuracy'])
+        return net.eval()
     dls = get_dataloaders(dataset, batch_size=bs, value_range=(0., 1.), seed=seed, limit=limit, **kw)
     net = QualityNet(dls.info.channels, len(dls.info.classes))   # + 1 logit: 'none of them'
-    if path.is_file():
-        ck = load_checkpoint(path)
-        net.load_state_dict(ck['model']); net.accuracy = float(ck['accuracy'])
-        return net.eval()
     if verbose: print(f"training the quality network for {dataset} ({epochs} epochs) -> {path}")
     set_seed(seed)
     opt = torch.optim.Adam(net.parameters(), 3e-3, weight_decay=1e-4)
