@@ -14,7 +14,7 @@ from .core import *
 from .model import *
 from .learner import Callback
 from .registry import register_model, MODELS, load_run, load_model
-from .vae import VAEModel, AggregatedPosterior, crop_similarity
+from .vae import VAEModel, AggregatedPosterior, crop_similarity, _pixels
 
 # %% auto #0
 __all__ = ['PRESETS', 'TRAIN_SETTINGS', 'RUN_FACTS', 'ref_bn_sizes', 'ref_bn_image_sizes', 'RefBNEncoder', 'RefBNDecoder',
@@ -105,8 +105,7 @@ class RefConvVAEBN(VAEModel):
         return dict(mu=mu, logvar=log_var)
     def decode_raw(self, z: torch.Tensor) -> torch.Tensor:
         "Logits ('bernoulli') or sigmoid pixels ('gaussian') `(B, C, H, W)`."
-        raw = self.decoder(z)
-        return raw if self.likelihood == 'bernoulli' else torch.sigmoid(raw)
+        return _pixels(self.decoder(z), self.likelihood)
     def loss_terms(self, x: torch.Tensor, out: dict) -> dict:
         "As `VAEModel.loss_terms` (`rec`, `kl`, `elbo` per image); with `reduction='sum'` the `loss` is summed over the batch."
         terms = super().loss_terms(x, out)
