@@ -4,7 +4,7 @@
 
 # %% ../nbs/05a_quality_metrics.ipynb #80c57a2c
 from __future__ import annotations
-import math, json, warnings
+import sys, math, json, warnings
 from pathlib import Path
 from typing import Callable
 import torch
@@ -99,7 +99,7 @@ def quality_net(dataset: str, # 'mnist', 'fashion_mnist', 'olivetti' (identities
         return net.eval()
     dls = get_dataloaders(dataset, batch_size=bs, value_range=(0., 1.), seed=seed, limit=limit, **kw)
     net = QualityNet(dls.info.channels, len(dls.info.classes))   # + 1 logit: 'none of them'
-    if verbose: print(f"training the quality network for {dataset} ({epochs} epochs) -> {path}")
+    if verbose: print(f"training the quality network for {dataset} ({epochs} epochs) -> {path}", file=sys.stderr)   # stdout may be JSON (vae_course evaluate)
     set_seed(seed)
     opt = torch.optim.Adam(net.parameters(), 3e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * len(dls.train))
