@@ -15,8 +15,8 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
 # %% auto #0
-__all__ = ['IN_TEST', 'get_device', 'set_seed', 'to_unit_range', 'show_images', 'save_image_grid', 'atomic_target', 'UsageError',
-           'check_out', 'check_space', 'table']
+__all__ = ['IN_TEST', 'DIAGRAM_COLOURS', 'get_device', 'set_seed', 'to_unit_range', 'show_images', 'save_image_grid',
+           'flow_diagram', 'atomic_target', 'UsageError', 'check_out', 'check_space', 'table']
 
 # %% ../nbs/00_core.ipynb #1b204e7c
 IN_TEST = bool(os.environ.get('IN_TEST'))  # True under `nbdev_test`: notebooks then run a reduced workload
@@ -114,6 +114,53 @@ def save_image_grid(ims: torch.Tensor, # (B, C, H, W) images in `value_range`
     if ims.ndim != 4: raise ValueError(f"expected images of shape (B, C, H, W), got {tuple(ims.shape)}")
     vutils.save_image(to_unit_range(ims.cpu(), value_range), str(path), nrow=nrow, padding=padding)
     return path
+
+# %% ../nbs/00_core.ipynb #ded602af
+DIAGRAM_COLOURS = {'data': '#dbe9f6', 'net': '#fde2c4', 'latent': '#dff2d8', 'loss': '#f8d4d4', 'op': '#eeeeee'}
+
+def _clip_to_box(p, q, box, gap=0.04):
+    "The point where the segment from `p` (inside `box` = (x0, y0, x1, y1)) towards `q` leaves the box, plus a small gap."
+    (x, y), (dx, dy) = p, (q[0] - p[0], q[1] - p[1])
+    ts = [t for t in ((box[0] - x) / dx if dx else None, (box[2] - x) / dx if dx else None,
+                      (box[1] - y) / dy if dy else None, (box[3] - y) / dy if dy else None) if t is not None and t > 0]
+    t = min(ts + [1.]) + gap / max(math.hypot(dx, dy), 1e-9)
+    return x + t * dx, y + t * dy
+
+def flow_diagram(nodes: dict, # {key: (x, y, text)} or {key: (x, y, text, kind)}; kind in DIAGRAM_COLOURS, default 'op'
+                 edges: Sequence = (), # (src, dst) or (src, dst, label) pairs of node keys; an arrow from src to dst
+                 title: str | None = None, # figure title
+                 figsize: tuple[float, float] = (9, 2.6), # inches
+                 ax=None, # draw into this matplotlib axis instead of a new figure
+                 fontsize: float = 9,
+                ):
+    """Draw a box-and-arrow diagram of a model or a training game (the course's chapter diagrams). Node positions are
+    in axis units (any scale; the axis is fitted around them). Returns the figure (like `show_images`). Raises
+    `KeyError` for an edge that names an unknown node and `ValueError` for an unknown kind, before drawing anything."""
+    nodes = {k: (*v, 'op') if len(v) == 3 else tuple(v) for k, v in nodes.items()}
+    edges = [(*e, None) if len(e) == 2 else tuple(e) for e in edges]
+    for k, (*_, kind) in nodes.items():
+        if kind not in DIAGRAM_COLOURS: raise ValueError(f"node {k!r}: unknown kind {kind!r}; use one of {sorted(DIAGRAM_COLOURS)}")
+    for a, b, _ in edges:
+        for n in (a, b):
+            if n not in nodes: raise KeyError(f"edge {a!r} -> {b!r}: no node {n!r}")
+    if ax is None: _, ax = plt.subplots(figsize=figsize)
+    xs, ys = [v[0] for v in nodes.values()], [v[1] for v in nodes.values()]
+    ax.set_xlim(min(xs) - 0.9, max(xs) + 0.9); ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6); ax.axis('off')
+    if title: ax.set_title(title, fontsize=fontsize + 2)
+    boxes = {k: ax.text(x, y, text, ha='center', va='center', fontsize=fontsize, zorder=3,
+                        bbox=dict(boxstyle='round,pad=0.4', fc=DIAGRAM_COLOURS[kind], ec='#555555', lw=0.8))
+             for k, (x, y, text, kind) in nodes.items()}
+    ax.figure.canvas.draw()                              # lay the boxes out, so that arrows can stop at their edges
+    inv = ax.transData.inverted()
+    ext = {k: inv.transform(t.get_bbox_patch().get_window_extent()).ravel() for k, t in boxes.items()}
+    for a, b, label in edges:
+        pa, pb = nodes[a][:2], nodes[b][:2]
+        start, end = _clip_to_box(pa, pb, ext[a]), _clip_to_box(pb, pa, ext[b])
+        ax.annotate('', xy=end, xytext=start, zorder=2,
+                    arrowprops=dict(arrowstyle='-|>', color='#444444', lw=1.1, shrinkA=0, shrinkB=0, mutation_scale=12))
+        if label: ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2, label, ha='center', va='bottom',
+                          fontsize=fontsize - 1, color='#333333', zorder=4)
+    return ax.figure
 
 # %% ../nbs/00_core.ipynb #0e4f3779
 @contextmanager
