@@ -20,6 +20,12 @@ For every notebook that `nbdev_docs` would publish:
      `output_error` in the HTML;
    A full-page PNG screenshot of each page goes to `_site_check/screenshots/`.
 4. `tools/make_readme.py --check` (README.md must match nbs/index.ipynb) and a look at `nbs/sidebar.yml`.
+5. The course's scaffolding, read from the source notebook (`lint_notebook`):
+   - every page: no dangling reference (a file a learner does not have: `ALGORITHMS.md`, `STYLE.md`, `../shared/`,
+     `shared/references`, the reviews, `000_*.txt`; an unnamed "the reference implementation"), and every relative
+     markdown link points at a notebook, a page of the site (`vae.html`, with or without `#anchor`) or a file in nbs/;
+   - every teaching chapter (numbered, not 00, 9x or index): the headings `## What you will learn`, `## Summary`,
+     `## Exercises` and `## Further reading`, and a diagram (a `flow_diagram(` cell with a figure, or an image).
 Prints one line per page and exits 1 if anything failed.
 """
 from __future__ import annotations
@@ -201,6 +207,44 @@ def sidebar_entries(sidebar: Path) -> list[str]:
     return [o for o in out if not o.startswith(('http:', 'https:'))]
 
 
+# ---------------------------------------------------------------- step 5: the course's scaffolding
+REQUIRED_HEADINGS = ('## What you will learn', '## Summary', '## Exercises', '## Further reading')
+DANGLING = re.compile(r"ALGORITHMS\.md|STYLE\.md|\.\./shared\b|shared/references|shared/reviews|\breviews/\w+\.md"
+                      r"|\b00[0-4]_[\w*]*\.txt|\bthe (?:COCO )?reference implementations?\b(?! \()|\bthe COCO reference\b", re.I)
+
+def is_reference_chapter(name: str) -> bool:
+    "00_core, the 9x appendices and the index are reference pages; every other numbered notebook is a teaching chapter."
+    return name == 'index.ipynb' or name.startswith(('00_', '9')) or not name[:1].isdigit()
+
+def page_name(nb_path: Path) -> str:
+    "The page nbdev gives a notebook: `<default_exp>.html`, else the file name without its number prefix."
+    src = nb_path.read_text(encoding='utf-8')
+    m = re.search(r'#\|\s*default_exp\s+([\w.]+)', src)
+    return f"{m.group(1)}.html" if m else re.sub(r'^\d+[a-z]?_', '', nb_path.stem) + '.html'
+
+def lint_notebook(nb_path: Path, pages: set[str], nbs: Path) -> list[str]:
+    "Problems with the scaffolding and references of one source notebook (see step 5 of the module docstring)."
+    nb = json.loads(nb_path.read_text(encoding='utf-8'))
+    cells = [(c['cell_type'], ''.join(c['source']), c) for c in nb['cells']]
+    md = '\n'.join(s for t, s, _ in cells if t == 'markdown')
+    probs = []
+    for i, (t, s, _) in enumerate(cells):
+        if t == 'code' and s.lstrip().startswith('#| hide'): continue   # set-up a reader never sees (e.g. where this machine keeps data)
+        for m in DANGLING.finditer(s): probs.append(f"cell {i}: dangling reference {m.group(0)!r}")
+        if t != 'markdown': continue
+        for target in re.findall(r'\]\(([^)\s]+)(?:\s+"[^"]*")?\)', s):
+            if re.match(r'^(https?:|mailto:|#|data:)', target): continue
+            f = target.split('#')[0]
+            if f and f not in pages and not (nbs/f).exists(): probs.append(f"cell {i}: link to {target!r}, which is neither a page nor a file")
+    if not is_reference_chapter(nb_path.name):
+        heads = {l.strip() for l in md.splitlines() if l.startswith('## ')}
+        probs += [f"teaching chapter without '{h}'" for h in REQUIRED_HEADINGS if h not in heads]
+        diagram = any(t == 'code' and 'flow_diagram(' in s and any('image/png' in o.get('data', {}) for o in c.get('outputs', []))
+                      for t, s, c in cells) or re.search(r'!\[[^\]]*\]\([^)]+\)', md)
+        if not diagram: probs.append("teaching chapter without a diagram (a flow_diagram cell with its figure, or an image)")
+    return probs
+
+
 # ---------------------------------------------------------------- main
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -321,6 +365,13 @@ def main(argv=None) -> int:
             print('FAIL  README.md does not match nbs/index.ipynb (run `python tools/make_readme.py`):')
             print('\n'.join('      ' + l for l in (r.stdout + r.stderr).strip().splitlines()[:40]))
         else: print('PASS  README.md matches nbs/index.ipynb')
+
+    # 5. scaffolding and references
+    t0 = time.time()
+    page_names = {page_name(p) for p in all_nbs} | {str(p.relative_to(nbs)) for p in all_nbs}
+    for pg in pages:
+        pg['fails'] += ['scaffolding: ' + m for m in lint_notebook(pg['src'], page_names, nbs)]
+    timings['scaffolding'] = time.time() - t0
 
     # summary
     w = max(len(pg['nb']) for pg in pages)

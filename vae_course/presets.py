@@ -133,7 +133,7 @@ class RefConvVAEBN(VAEModel):
 class Preset:
     "Named `vae_course train` settings that reproduce one reference project."
     name: str
-    reference: str            # the reference README it reproduces (000 ... 004, see shared/references)
+    reference: str            # the project it reproduces, by number (000 ... 004: the table at the top of this chapter)
     reproduces: str           # one line: what the run reproduces
     settings: dict            # `train` settings; model hyperparameters may sit beside them or under 'hparams'
     data: str = ''            # the data it expects
