@@ -217,10 +217,9 @@ def is_reference_chapter(name: str) -> bool:
     return name == 'index.ipynb' or name.startswith(('00_', '9')) or not name[:1].isdigit()
 
 def page_name(nb_path: Path) -> str:
-    "The page nbdev gives a notebook: `<default_exp>.html`, else the file name without its number prefix."
-    src = nb_path.read_text(encoding='utf-8')
-    m = re.search(r'#\|\s*default_exp\s+([\w.]+)', src)
-    return f"{m.group(1)}.html" if m else re.sub(r'^\d+[a-z]?_', '', nb_path.stem) + '.html'
+    "The page nbdev gives a notebook (its `output-file`): the file name without its number prefix, e.g. `vae.html`."
+    from nbdev.doclinks import _nbpath2html
+    return _nbpath2html(Path(nb_path.name)).name
 
 def lint_notebook(nb_path: Path, pages: set[str], nbs: Path) -> list[str]:
     "Problems with the scaffolding and references of one source notebook (see step 5 of the module docstring)."
