@@ -21,7 +21,8 @@ os.environ.setdefault('MPLBACKEND', 'Agg')
 import numpy as np
 import torch
 from PIL import Image, ImageCms
-from vae_course.data import scan_image_folder, ImageFolderDataset, load_image, UnreadableImageError
+from vae_course.imagefiles import scan_image_folder, load_image, UnreadableImageError
+from vae_course.data import ImageFolderDataset
 from vae_course.learner import load_checkpoint
 from vae_course.cli import main as cli_main, get_parser, COMMANDS
 from vae_course.registry import MODELS

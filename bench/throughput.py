@@ -118,7 +118,8 @@ def get_data(name: str, batch: int, steps: int, num_workers: int = 0):
     "`(train DataLoader, small valid DataLoader, description)`: the course's `get_dataloaders` on the model's data set, `batch * steps` training images (random images of the same shape when the files are missing)."
     import torch
     from torch.utils.data import DataLoader, Subset
-    from vae_course.data import get_dataloaders, DataNotFoundError, TensorImageDataset
+    from vae_course.data import get_dataloaders, TensorImageDataset
+    from vae_course.imagefiles import DataNotFoundError
     c = MODEL_CFGS[name]
     n = batch * steps
     try:

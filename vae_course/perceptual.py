@@ -14,7 +14,8 @@ from torchvision.models import VGG16_Weights
 from torchvision.models.vgg import make_layers, cfgs as vgg_cfgs
 from .core import *
 from .learner import atomic_save
-from .data import cache_root, get_dataloaders, online, check_value_range
+from .data import cache_root, get_dataloaders, check_value_range
+from .imagefiles import online
 from .evaluation import psnr_ssim
 
 # %% auto #0

@@ -223,7 +223,8 @@ class LatentExplorer(SavedPicture, W.VBox):
 # %% ../nbs/09a_latent_widgets.ipynb #41072621
 def _upload_to_image(content: bytes, channels: int, image_size: int, value_range) -> torch.Tensor:
     "An uploaded image file's bytes as a tensor `(channels, image_size, image_size)` in `value_range`."
-    from vae_course.data import to_rgb_or_l, make_transform
+    from vae_course.imagefiles import to_rgb_or_l
+    from vae_course.data import make_transform
     im = to_rgb_or_l(Image.open(io.BytesIO(content)), channels)
     return make_transform(image_size, channels, value_range)(im)
 
