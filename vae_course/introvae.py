@@ -265,8 +265,8 @@ class IntrospectiveVAE(AEModel):
             self._warned = True
             warnings.warn(f"KL(fake) has stayed below KL(real) by more than {self.kl_warn_tol:.0%} for {self._below} steps (running gap "
                           f"{self.kl_gap:.3g} nats, KL(real) {self.kl_real_avg:.3g}): "
-                          "the encoder no longer separates generated from real data. Lower beta_neg (Soft-IntroVAE's "
-                          "advice) or use BetaNegScheduleCB.", KLFakeBelowRealWarning, stacklevel=2)
+                          "the encoder no longer separates generated from real data. Lower beta_neg (the Soft-IntroVAE maintainers' "
+                          "advice in issue #11 of their repository) or use BetaNegScheduleCB.", KLFakeBelowRealWarning, stacklevel=2)
 
     @torch.no_grad()
     def validation_step(self, x: torch.Tensor) -> dict:
