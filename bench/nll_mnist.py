@@ -29,7 +29,8 @@ from vae_course.core import set_seed
 from vae_course.registry import MODELS
 from vae_course.learner import Learner, Callback, CancelFitException
 from vae_course.data import get_dataloaders
-from vae_course.vae import ConvVAE, KLAnnealCB
+from vae_course.vae import ConvVAE
+from vae_course.vae_tradeoffs import KLAnnealCB
 from vae_course.evaluation import evaluate
 
 PUBLISHED = {'mnist': [('Burda et al. 2015, VAE, dynamic binarization, K=5000', 86.76),

@@ -92,7 +92,7 @@ def course_model(args):
 def train_course(args, out: Path) -> dict:
     from vae_course.core import set_seed
     from vae_course.learner import Learner, Callback, CancelFitException, DataLoadersPair
-    from vae_course.vae import KLAnnealCB
+    from vae_course.vae_tradeoffs import KLAnnealCB
     set_seed(args.seed)
     xtr, xte = mnist_tensors()
     if args.train_limit: xtr = xtr[:args.train_limit]

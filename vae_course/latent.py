@@ -15,7 +15,8 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from .core import *
 from .model import *
-from .vae import kl_divergence, kl_per_dim, AggregatedPosterior
+from .vae import kl_divergence
+from .vae_tradeoffs import kl_per_dim, AggregatedPosterior
 from .registry import load_run, load_model
 
 # %% auto #0

@@ -14,7 +14,9 @@ from .core import *
 from .model import *
 from .learner import Callback
 from .registry import register_model, MODELS, load_run, load_model
-from .vae import VAEModel, AggregatedPosterior, crop_similarity, _pixels
+from .vae import VAEModel, _pixels
+from .vae_tradeoffs import AggregatedPosterior
+from .vae_photos import crop_similarity
 
 # %% auto #0
 __all__ = ['PRESETS', 'TRAIN_SETTINGS', 'RUN_FACTS', 'ref_bn_sizes', 'ref_bn_image_sizes', 'RefBNEncoder', 'RefBNDecoder',

@@ -35,7 +35,7 @@ class ModelSpec:
     default_steps: int = 1000                     # optimiser steps of `vae_course train` without --steps/--epochs
     default_batch_size: int = 128                 # images per batch of `vae_course train` without --batch-size
 
-MODEL_MODULES = ('autoencoder', 'vae', 'desubpixel', 'introvae_images', 'presets')   # the chapters whose modules register models
+MODEL_MODULES = ('autoencoder', 'vae', 'vae_photos', 'desubpixel', 'introvae_images', 'presets')   # the chapters whose modules register models
 
 class ModelRegistry(Mapping):
     "Name -> `ModelSpec`. Looking anything up imports the modules of `modules` first (once), which register their models."
