@@ -158,7 +158,7 @@ def rank_latent_dims(mu: torch.Tensor, # codes or posterior means `(N, D)` (the 
                      logvar: torch.Tensor | None = None, # posterior log-variances `(N, D)` of a VAE; None for an autoencoder
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """Latent dimensions from most to least informative: `(dims (D,) int64, scores (D,))`. The score is the mean KL per
-    dimension in nats (`kl_per_dim` of the VAE chapter) when `logvar` is given (a VAE), else the variance of the codes."""
+    dimension in nats (`kl_per_dim` of the VAE trade-offs chapter) when `logvar` is given (a VAE), else the variance of the codes."""
     if mu.ndim != 2 or len(mu) < 2: raise ValueError(f"expected at least 2 codes of shape (N, D), got {tuple(mu.shape)}")
     score = kl_per_dim(mu, logvar) if logvar is not None else mu.var(0)
     order = score.argsort(descending=True)
