@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The VAE, IntroVAE, Soft-IntroVAE and AS-IntroVAE on the four 2D toys of Soft-IntroVAE's paper, after the same number of steps.
 
-For each toy (8 Gaussians, two spirals, checkerboard, rings) it trains, with `vae_course.introvae.fit_toy`, the models of
+For each toy (8 Gaussians, two spirals, checkerboard, rings) it trains, with `vae_course.introvae_toys.fit_toy`, the models of
 `toy_models`: a VAE (`ToyVAE`: 3 hidden layers of 128 units, 2-d code, L_r + KL) and IntroVAE, Soft-IntroVAE and
 AS-IntroVAE around the same network (`INTROVAE_HPARAMS` for the toy, a VAE warm-up, then the introspective game), with
 the same steps, batch and learning rate (`--models` picks some), and prints, from `toy_scores`:
@@ -33,7 +33,8 @@ def main(argv=None) -> int:
 
     import torch
     from vae_course.core import set_seed, table
-    from vae_course.introvae import TOY_DATASETS, fit_toy, toy_models, toy_scores
+    from vae_course.introvae import TOY_DATASETS, toy_scores
+    from vae_course.introvae_toys import fit_toy, toy_models
     torch.set_num_threads(args.threads)
     toys = args.toys or list(TOY_DATASETS)
     bad = [t for t in toys if t not in TOY_DATASETS]
