@@ -6,12 +6,12 @@ notebook in headless Chromium through Playwright, runs it, moves a slider of a `
 user would, and checks that the bytes of the decoded image in the page change. Saves screenshots into `--out`, and
 stops JupyterLab and its kernels whatever happens.
 
-Then the saved chapter (`nbs/09a_latent_widgets.ipynb`, with its outputs, not run, not trusted) is opened as a learner
+Then the saved chapter (`nbs/94_latent_widgets.ipynb`, with its outputs, not run, not trusted) is opened as a learner
 opens it fresh: every widget output must show its saved picture (the PNG each widget adds to its output), never the
 widget's one-line text repr (`--saved NOTEBOOK` to choose another notebook, `--saved ''` to skip).
 
 By default the notebook is a small one written at test time (an 8-d MLP VAE trained for a few seconds on the
-embedded `digits` data set, then a `LatentExplorer`); `--notebook nbs/09a_latent_widgets.ipynb` runs the chapter
+embedded `digits` data set, then a `LatentExplorer`); `--notebook nbs/94_latent_widgets.ipynb` runs the chapter
 itself instead (with IN_TEST=1: its reduced workload). Uses Debian's Chromium (`/usr/bin/chromium`); never downloads a
 browser. Exit code 0 when the test passed, 1 otherwise.
 
@@ -234,7 +234,7 @@ def main(argv=None) -> int:
     p.add_argument('--out', default='screenshots', help='folder for the screenshots (default: screenshots)')
     p.add_argument('--notebook', default=None, help='run this notebook instead of the small one written at test time')
     p.add_argument('--timeout', type=float, default=170., help='seconds for the whole test (default: 170)')
-    p.add_argument('--saved', default=str(ROOT/'nbs'/'09a_latent_widgets.ipynb'), help="a saved notebook to open without running ('': skip)")
+    p.add_argument('--saved', default=str(ROOT/'nbs'/'94_latent_widgets.ipynb'), help="a saved notebook to open without running ('': skip)")
     a = p.parse_args(argv)
     if not Path('/usr/bin/chromium').exists():
         print('browser_test: /usr/bin/chromium is missing: apt-get install chromium (.ci/extra/browser.sh does)', file=sys.stderr); return 1

@@ -393,7 +393,7 @@ def latent_map_figure(xy: np.ndarray, # (N, 2) map coordinates
 
 def run_latent_map(args) -> int:
     "`vae_course latent-map`: encode the images, project their codes to 2-d and save the coloured map."
-    from vae_course.latent import project_latents
+    from vae_course.latent_maps import project_latents
     if args.limit < 2: raise UsageError(f"--limit must be >= 2, got {args.limit}")
     model, cfg = _open_run(args.checkpoint, args.device)
     tr, va, info = run_datasets(cfg, args.dataset)
