@@ -104,11 +104,12 @@ def quality_net(dataset: str, # 'mnist', 'fashion_mnist', 'olivetti' (identities
     opt = torch.optim.Adam(net.parameters(), 3e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * len(dls.train))
     net.train()
-    for _ in range(epochs):
-        for x, y in dls.train:
-            j = junk_images(x[:len(x) // 4], y[:len(x) // 4])
-            loss = F.cross_entropy(net.logits(torch.cat([_soften(x), _soften(j)])), torch.cat([y, torch.full((len(j),), net.n_classes)]))
-            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+    with torch.enable_grad():                                     # also when called inside a caller's torch.no_grad()
+        for _ in range(epochs):
+            for x, y in dls.train:
+                j = junk_images(x[:len(x) // 4], y[:len(x) // 4])
+                loss = F.cross_entropy(net.logits(torch.cat([_soften(x), _soften(j)])), torch.cat([y, torch.full((len(j),), net.n_classes)]))
+                opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     net.accuracy = _accuracy(net, dls.valid)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_save(dict(model=net.state_dict(), accuracy=net.accuracy, config=json.dumps(dict(dataset=dataset, epochs=epochs, limit=limit, seed=seed))), path)
