@@ -100,8 +100,10 @@ def two_phase_lr(lr1: float = 4e-4, # learning rate of the first phase
     return _sched
 
 def one_cycle_lr(max_lr: float, pct_start: float = 0.25) -> Callable:
-    "Schedule factory: `torch.optim.lr_scheduler.OneCycleLR` up to `max_lr`."
-    return lambda opt, total_steps: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=max(total_steps, 2), pct_start=pct_start)
+    """Schedule factory: `torch.optim.lr_scheduler.OneCycleLR` up to `max_lr`. A run shorter than `2 / pct_start` steps
+    gets a schedule of that length (torch's warm-up phase needs at least two steps, else it divides by zero)."""
+    return lambda opt, total_steps: torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=max_lr, total_steps=max(total_steps, math.ceil(2 / pct_start) + 1), pct_start=pct_start)
 
 # %% ../nbs/02_learner.ipynb #38a338c8
 def _accelerator(device=None, mixed_precision='no', find_unused_parameters: bool = False) -> Accelerator:
