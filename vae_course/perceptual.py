@@ -17,6 +17,7 @@ from .learner import atomic_save
 from .data import cache_root, get_dataloaders, check_value_range
 from .imagefiles import online
 from .evaluation import psnr_ssim
+from .vae import gaussian_log_likelihood
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'VGG16_LAYERS', 'VGG16_FILE', 'FASHION_MEAN', 'FASHION_STD', 'PERCEPTUAL_KINDS',
@@ -316,8 +317,10 @@ def gaussian_nll_constant(image_shape: Sequence[int], # (C, H, W) of one image
                           logvar: float = 0., # log sigma^2 of the pixel noise (0: the course's unit variance)
                          ) -> float:
     """The part of the Gaussian negative log-likelihood -log N(x; x_hat, sigma^2), summed over the C*H*W pixels, that
-    no model can change: C*H*W * (log(2 pi) + log sigma^2) / 2, in nats per image (3,764.0 for 1x64x64, sigma 1)."""
-    return math.prod(image_shape) * 0.5 * (math.log(2 * math.pi) + float(logvar))
+    no model can change: C*H*W * (log(2 pi) + log sigma^2) / 2, in nats per image (3,764.0 for 1x64x64, sigma 1).
+    It is the NLL of a perfect reconstruction, so it comes from the same `gaussian_log_likelihood` the models use."""
+    x = torch.zeros(1, *image_shape, dtype=torch.float64)
+    return -float(gaussian_log_likelihood(x, x, logvar))
 
 def without_constant(history: list, # rows of `Learner.history`
                      const: float, # from `gaussian_nll_constant`
@@ -326,8 +329,10 @@ def without_constant(history: list, # rows of `Learner.history`
     """Copies of the rows with the constant taken out of the train_ and valid_ terms: `rec - const`,
     `loss - beta_rec * const`, `elbo + const` (the numbers that learning moves, in nats per image)."""
     shift = dict(rec=-const, loss=-beta_rec * const, elbo=const)
-    return [{k: v + shift[k.split('_', 1)[1]] if '_' in k and k.split('_', 1)[0] in ('train', 'valid') and k.split('_', 1)[1] in shift
-             else v for k, v in row.items()} for row in history]
+    def moved(k, v):
+        split, _, term = k.partition('_')
+        return v + shift[term] if split in ('train', 'valid') and term in shift else v
+    return [{k: moved(k, v) for k, v in row.items()} for row in history]
 
 # %% ../nbs/06_perceptual_loss.ipynb #56d393f2
 def laplacian_variance(x: torch.Tensor, # (B, C, H, W) images in `value_range`
