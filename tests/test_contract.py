@@ -11,7 +11,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from vae_course.core import set_seed
 from vae_course.model import AEModel, has_posterior, Phase
 from vae_course.registry import MODELS, build_model, default_config, load_model
-from vae_course.learner import Learner, Callback, CheckpointCB, DataLoadersPair, CancelFitException
+from vae_course.learner import Learner, Callback, DataLoadersPair, CancelFitException
+from vae_course.runs import CheckpointCB
 from vae_course.evaluation import evaluate
 
 warnings.filterwarnings('ignore')

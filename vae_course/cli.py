@@ -103,8 +103,8 @@ def train(model: str = 'ae', # a name from `MODELS`
     `RESUME_FIXED` or a hyperparameter that differs from the run's."""
     from vae_course.core import UsageError, get_device, set_seed, check_out, check_space
     from vae_course.registry import MODELS, check_dataset, model_hparams
-    from vae_course.learner import (Learner, load_checkpoint, two_phase_lr, one_cycle_lr, ProgressCB, CSVLoggerCB, LossPlotCB,
-                                    ImagesCB, CheckpointCB)
+    from vae_course.learner import (Learner, load_checkpoint, two_phase_lr, one_cycle_lr, ProgressCB, CSVLoggerCB, LossPlotCB)
+    from vae_course.runs import ImagesCB, CheckpointCB
     from vae_course.data import get_dataloaders
     if model not in MODELS: raise UsageError(f"unknown model {model!r}; choose one of: {', '.join(sorted(MODELS))}")
     spec = MODELS[model]

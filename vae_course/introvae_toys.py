@@ -8,7 +8,8 @@ import time
 import torch
 from .core import *
 from .model import AEModel
-from .learner import Learner, two_phase_lr, train_or_load
+from .learner import Learner, two_phase_lr
+from .runs import train_or_load
 from .introvae import *
 
 # %% auto #0

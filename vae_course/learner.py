@@ -23,8 +23,7 @@ from .data import cache_root
 # %% auto #0
 __all__ = ['CancelFitException', 'CancelEpochException', 'CancelBatchException', 'NonFiniteLossError', 'Callback', 'run_cbs',
            'CheckpointError', 'atomic_save', 'checkpoint_file', 'load_checkpoint', 'two_phase_lr', 'one_cycle_lr',
-           'Learner', 'DataLoadersPair', 'params_changed', 'ProgressCB', 'CSVLoggerCB', 'plot_history', 'LossPlotCB',
-           'CheckpointCB', 'ImagesCB', 'showcase_file', 'train_or_load']
+           'Learner', 'DataLoadersPair', 'params_changed', 'ProgressCB', 'CSVLoggerCB', 'plot_history', 'LossPlotCB']
 
 # %% ../nbs/02_learner.ipynb #3f865417
 class CancelFitException(Exception): "Raise in a callback to stop `fit` cleanly."
@@ -370,79 +369,3 @@ class LossPlotCB(Callback):
     def after_epoch(self):
         if self.learn.is_main:
             fig = plot_history(self.learn.history, self.path); plt.close(fig)
-
-# %% ../nbs/02_learner.ipynb #42447d29
-class CheckpointCB(Callback):
-    "Save `dir/last.pt` every epoch and `dir/best.pt` on a new best validation `loss`, atomically (main process)."
-    order = 20
-    def __init__(self, dir: str | Path, monitor: str = 'valid_loss'): self.dir, self.monitor = Path(dir), monitor
-    def after_epoch(self):
-        learn = self.learn
-        learn.accelerator.wait_for_everyone()
-        if not learn.is_main: return
-        bad = [k for k, v in learn.metrics.items() if isinstance(v, float) and not math.isfinite(v)]
-        if bad: raise NonFiniteLossError(f"non-finite {', '.join(bad)} after epoch {learn.epoch}: training stopped; "
-                                         f"{self.dir/'last.pt'} is kept from the last good epoch")
-        v = learn.metrics.get(self.monitor, math.inf)
-        improved = v < learn.best
-        if improved: learn.best = v
-        st = learn.state()
-        atomic_save(st, self.dir/'last.pt')
-        if improved: atomic_save(st, self.dir/'best.pt')
-
-# %% ../nbs/02_learner.ipynb #7163df7e
-class ImagesCB(Callback):
-    "After each epoch, save `reconstructions.png` (inputs above reconstructions) and, for a model with a prior, `samples.png` (main process)."
-    order = 12
-    def __init__(self, out: str | Path, # the run folder
-                 n: int = 8, # validation images to reconstruct
-                 n_samples: int = 64): # prior samples, from a fixed seed
-        self.out, self.n, self.n_samples = Path(out), n, n_samples
-    def before_fit(self):
-        self.x = batch_images(next(iter(self.learn.dls.valid)))[:self.n]
-    def after_epoch(self):
-        learn = self.learn
-        if not learn.is_main: return
-        m = learn.accelerator.unwrap_model(learn.model)
-        with eval_mode(m), torch.no_grad():
-            x = self.x.to(learn.device)
-            save_image_grid(torch.cat([x, m.reconstruct(x)]).float(), self.out/'reconstructions.png', nrow=len(x), value_range=m.value_range)
-            if has_posterior(m):
-                g = torch.Generator(device='cpu').manual_seed(0)
-                save_image_grid(m.sample(self.n_samples, generator=g).float(), self.out/'samples.png', nrow=8, value_range=m.value_range)
-
-# %% ../nbs/02_learner.ipynb #becc267e
-def showcase_file(name: str, config: dict) -> Path:
-    "`cache_root()/showcase/{name}-{hash}.pt`: the file `train_or_load` uses for this `name` and `config` (a JSON-able dict)."
-    key = hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return cache_root()/'showcase'/f'{name}-{key}.pt'
-
-def train_or_load(name: str, # a short name for the model, e.g. 'conv_vae-mnist' (part of the file name)
-                  config: dict, # everything that determines the result (model, data, budget, seed); hashed into the file name
-                  build: Callable[[], nn.Module], # returns a fresh, untrained model
-                  fit: Callable[[nn.Module], list], # trains the model in place; returns its history (`Learner.history`)
-                  cache: bool = True, # False: always train and write nothing (the reduced workload under nbdev_test)
-                  verbose: bool = True, # print where the model came from
-                 ) -> tuple[nn.Module, list, dict]:
-    """Train a model once and cache it; later calls with the same `name` and `config` load it (the UvA tutorials'
-    pattern). Returns `(model, history, info)`: the model in eval mode on the CPU, its training history, and
-    `info` with `loaded` (bool), `seconds` (training wall time, recorded at training) and `path`. A corrupt cache
-    file raises `CheckpointError` naming it (delete it to retrain)."""
-    path = showcase_file(name, config)
-    model = build()
-    if cache and path.is_file():
-        ck = load_checkpoint(path)
-        model.load_state_dict(ck['model'])
-        info = dict(loaded=True, seconds=float(ck.get('seconds', 0.)), path=path)
-        if verbose: print(f"loaded {name} from {path} (trained once in {info['seconds'] / 60:.1f} min)")
-        return model.cpu().eval(), list(ck.get('history', [])), info
-    t0 = time.perf_counter()
-    history = fit(model) or []
-    seconds = time.perf_counter() - t0
-    model = model.cpu().eval()
-    if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_save(dict(model=model.state_dict(), history=history, seconds=seconds,
-                         config=json.dumps(config, sort_keys=True, default=str)), path)
-        if verbose: print(f"trained {name} in {seconds / 60:.1f} min; saved to {path}")
-    return model, history, dict(loaded=False, seconds=seconds, path=path if cache else None)
