@@ -1,6 +1,6 @@
 'use strict';
 // The vae_course latent explorer. A trained model's decoder and encoder, exported to ONNX by the course
-// (`vae_course.widgets.explorer_bundle`), run in this browser with onnxruntime-web (WebAssembly): no Python kernel,
+// (`vae_course.widget_maps.explorer_bundle`), run in this browser with onnxruntime-web (WebAssembly): no Python kernel,
 // no server beyond static files. models/index.json lists the bundles; each folder models/NAME/ holds
 // decoder.onnx (codes (B, D) -> images (B, C, H, W) in the model's value range), encoder.onnx (images -> codes,
 // the posterior mean) and meta.json (shape, value range, the ranked latent dimensions, test-image codes).

@@ -6,9 +6,10 @@ notebook in headless Chromium through Playwright, runs it, moves a slider of a `
 user would, and checks that the bytes of the decoded image in the page change. Saves screenshots into `--out`, and
 stops JupyterLab and its kernels whatever happens.
 
-Then the saved chapter (`nbs/94_latent_widgets.ipynb`, with its outputs, not run, not trusted) is opened as a learner
-opens it fresh: every widget output must show its saved picture (the PNG each widget adds to its output), never the
-widget's one-line text repr (`--saved NOTEBOOK` to choose another notebook, `--saved ''` to skip).
+Then the saved widget chapters (`nbs/94_latent_widgets.ipynb` and `nbs/94b_latent_map_widgets.ipynb`, with their
+outputs, not run, not trusted) are opened as a learner opens them fresh: every widget output must show its saved
+picture (the PNG each widget adds to its output), never the widget's one-line text repr (`--saved NOTEBOOK ...` to
+choose other notebooks, `--saved ''` to skip).
 
 By default the notebook is a small one written at test time (an 8-d MLP VAE trained for a few seconds on the
 embedded `digits` data set, then a `LatentExplorer`); `--notebook nbs/94_latent_widgets.ipynb` runs the chapter
@@ -223,7 +224,7 @@ def check_saved(out: Path, notebook: Path, timeout: float) -> dict:
                 r.update(page.evaluate(JS_SAVED_OUTPUTS))
                 shot = page.locator('.jp-OutputArea-output img').nth(min(3, max(0, r['images'] - 1)))
                 if r['images']: shot.scroll_into_view_if_needed(); page.wait_for_timeout(500)
-                page.screenshot(path=str(out/'saved_widgets.png'))
+                page.screenshot(path=str(out/f'saved_{notebook.stem}.png'))
             finally: browser.close()
     r['passed'] = r.get('text_repr', 1) == 0 and r.get('widget_errors', 1) == 0 and r.get('broken_images', 1) == 0 and r.get('images', 0) >= n_pictures and n_widgets > 0
     r['s'] = round(time.time() - t_start, 1)
@@ -234,7 +235,8 @@ def main(argv=None) -> int:
     p.add_argument('--out', default='screenshots', help='folder for the screenshots (default: screenshots)')
     p.add_argument('--notebook', default=None, help='run this notebook instead of the small one written at test time')
     p.add_argument('--timeout', type=float, default=170., help='seconds for the whole test (default: 170)')
-    p.add_argument('--saved', default=str(ROOT/'nbs'/'94_latent_widgets.ipynb'), help="a saved notebook to open without running ('': skip)")
+    p.add_argument('--saved', nargs='*', default=[str(ROOT/'nbs'/'94_latent_widgets.ipynb'), str(ROOT/'nbs'/'94b_latent_map_widgets.ipynb')],
+                   help="saved notebooks to open without running ('' or none: skip)")
     a = p.parse_args(argv)
     if not Path('/usr/bin/chromium').exists():
         print('browser_test: /usr/bin/chromium is missing: apt-get install chromium (.ci/extra/browser.sh does)', file=sys.stderr); return 1
@@ -248,12 +250,12 @@ def main(argv=None) -> int:
     ok = r['passed']
     if ok: log(f"the decoded image changed {r['update_s']} s after the slider moved ({r['slider_before']} -> {r['slider_after']}); total {r['total_s']} s")
     else: log('FAILED: the decoded image did not change after the slider moved')
-    if a.saved:
-        try: sr = check_saved(out, Path(a.saved).resolve(), 60.)
+    for saved in [s for s in a.saved if s]:
+        try: sr = check_saved(out, Path(saved).resolve(), 60.)
         except Exception as e: sr = dict(passed=False, error=f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}')
         log('saved notebook: ' + json.dumps(sr))
-        if sr['passed']: log(f"saved notebook opened fresh: {sr['images']} outputs show pictures, none of its {sr['widget_outputs']} widgets shows a text repr")
-        else: log('FAILED: the saved notebook shows widgets as text, errors or broken images')
+        if sr['passed']: log(f"saved notebook {Path(saved).name} opened fresh: {sr['images']} outputs show pictures, none of its {sr['widget_outputs']} widgets shows a text repr")
+        else: log(f'FAILED: the saved notebook {Path(saved).name} shows widgets as text, errors or broken images')
         ok = ok and sr['passed']
     print('browser test passed' if ok else 'browser test FAILED'); return 0 if ok else 1
 

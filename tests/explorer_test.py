@@ -7,7 +7,7 @@ onnxruntime-web; moving a slider, the interpolation and a random code change the
 fixed code equals PyTorch's (stored by the build in meta.json) within 1e-3; a digit drawn with synthetic mouse strokes
 is encoded to the code that PyTorch's encoder gives for the same pixels (within 1e-3); the Fashion-MNIST model loads
 too; and, with `--page`, that a rendered docs page embedding it (`tools/check_docs.py`'s nbconvert rendering of the
-widgets chapter) shows the live explorer in its frame. Prints the median latency of 100 slider moves (input event to the picture drawn) and saves screenshots.
+latent map widgets chapter) shows the live explorer in its frame. Prints the median latency of 100 slider moves (input event to the picture drawn) and saves screenshots.
 
     python tests/explorer_test.py --site nbs/explorer --out screenshots [--quick]
 
@@ -158,7 +158,7 @@ def main(argv=None) -> int:
     p.add_argument('--out', default='screenshots', help='folder for the screenshots (default: screenshots)')
     p.add_argument('--quick', action='store_true', help='the site was built with tools/build_explorer.py --quick')
     p.add_argument('--timeout', type=float, default=60., help='seconds for each wait (default: 60)')
-    p.add_argument('--page', default=None, help='a rendered docs page that embeds the explorer (e.g. _site_check/latent_widgets.html)')
+    p.add_argument('--page', default=None, help='a rendered docs page that embeds the explorer (e.g. _site_check/latent_map_widgets.html)')
     a = p.parse_args(argv)
     site, out = Path(a.site), Path(a.out)
     if not (site/'models'/'index.json').is_file(): print(f'explorer_test: no built site at {site}: run tools/build_explorer.py', file=sys.stderr); return 1

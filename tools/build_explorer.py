@@ -1,12 +1,12 @@
-"""Build the browser latent explorer of the widgets chapter: the page, onnxruntime-web, and the exported models.
+"""Build the browser latent explorer of the latent map widgets chapter: the page, onnxruntime-web, and the exported models.
 
-    python tools/build_explorer.py                 # -> nbs/explorer/ (what `nbdev_docs` copies beside the widgets page)
+    python tools/build_explorer.py                 # -> nbs/explorer/ (what `nbdev_docs` copies beside the latent map widgets page)
     python tools/build_explorer.py --quick --out /tmp/explorer   # small, fast models (CI)
 
 1. The page: `explorer/index.html`, `explorer.js`, `explorer.css` from the repository, and onnxruntime-web's
    WebAssembly build from the npm registry (`npm ci` in `explorer/`, the version pinned by `explorer/package-lock.json`),
    copied into `OUT/` and `OUT/vendor/`.
-2. The models, from the course's own runs: the widgets chapter's recipe (the 16-d MLP VAE, 3 epochs on 20,000
+2. The models, from the course's own runs: the widgets chapters' recipe (the 16-d MLP VAE, 3 epochs on 20,000
    images, batch 128, lr 1e-3, seed 0) trained with `vae_course.cli.train` on MNIST and Fashion-MNIST into the course's
    cache folder (`VAE_COURSE_CACHE`, default ~/.cache/vae_course), keyed by the recipe, and reused on the next build
    (train-if-no-checkpoint); `--quick` trains 1 epoch on 2,000 images. Each is exported with `explorer_bundle`
@@ -44,7 +44,7 @@ def copy_page(out: Path):
     log(f'page and onnxruntime-web {version} -> {out}')
 
 def trained_vae(dataset: str, quick: bool):
-    "The widgets chapter's 16-d MLP VAE on `dataset`: loaded from the course's cache when this recipe was trained before, else trained there."
+    "The widgets chapters' 16-d MLP VAE on `dataset`: loaded from the course's cache when this recipe was trained before, else trained there."
     from vae_course.cli import train
     from vae_course.data import cache_root
     from vae_course.registry import load_model
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     import torch
     torch.set_num_threads(1)
     from vae_course.data import get_dataloaders
-    from vae_course.widgets import explorer_bundle, write_explorer_index
+    from vae_course.widget_maps import explorer_bundle, write_explorer_index
     out = Path(a.out).resolve()
     copy_page(out)
     metas = []

@@ -2,7 +2,7 @@
 # Docs content without Quarto: nbdev's processed notebooks rendered by nbconvert, each page opened in headless
 # Debian chromium (title, a figure, no error output, no failed local request), screenshots saved; README.md must match
 # nbs/index.ipynb. First the docs build step that makes the browser latent explorer (nbs/explorer/, not committed):
-# `python tools/build_explorer.py`, which the widgets page embeds.
+# `python tools/build_explorer.py`, which the latent map widgets page embeds.
 set -euo pipefail
 if [ ! -x /usr/bin/chromium ]; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libjs-mathjax) >/dev/null

@@ -11,5 +11,5 @@ fi
 [ -f nbs/explorer/models/index.json ] || OMP_NUM_THREADS=1 python tools/build_explorer.py
 mkdir -p "$WORK/explorer_screenshots"
 PAGE=()
-[ -f _site_check/latent_widgets.html ] && PAGE=(--page _site_check/latent_widgets.html)   # rendered by docs.sh
+[ -f _site_check/latent_map_widgets.html ] && PAGE=(--page _site_check/latent_map_widgets.html)   # rendered by docs.sh
 timeout 300 python tests/explorer_test.py --site nbs/explorer --out "$WORK/explorer_screenshots" "${PAGE[@]}"
