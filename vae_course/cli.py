@@ -21,7 +21,7 @@ COMMANDS = {   # name -> (module, function adding its options, function running 
                  'evaluate a trained model: test ELBO, NLL (IWAE bound), bits/dim, PSNR, SSIM, and the quality metrics (FID/KID on the course\'s features, recognisable samples, collapse ratio); prints JSON and writes eval.json'),
     'interpolate': ('vae_course.latent_maps', 'add_interpolate_args', 'run_interpolate',
                     "decode the path between the codes of two images of a trained model's data set and save it as a GIF"),
-    'export': ('vae_course.reliability', 'add_export_args', 'run_export', 'export the model weights of a checkpoint as a .safetensors file (no pickle)'),
+    'export': ('vae_course.sharing', 'add_export_args', 'run_export', 'export the model weights of a checkpoint as a .safetensors file (no pickle)'),
     'presets': ('vae_course.presets', 'add_presets_args', 'run_presets', 'list the presets, one per reference project, with what each reproduces'),
     'sample': ('vae_course.presets', 'add_sample_args', 'run_sample',
                'decode codes from the prior or the aggregated posterior (std trick, temperature) of a trained model into a grid (and files)'),

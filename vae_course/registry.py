@@ -97,7 +97,7 @@ def load_run(path: str | Path, # a run folder, a checkpoint file (.pt) or a .saf
     checkpoint also has `epoch`, `history`, ... Raises `CheckpointError` for a missing, corrupt or foreign file."""
     p = Path(path).expanduser()
     if p.suffix == '.safetensors':
-        from vae_course.reliability import read_safetensors
+        from vae_course.sharing import read_safetensors
         sd, cfg = read_safetensors(p)
         if 'model' not in cfg: raise CheckpointError(f"{p} has no vae_course configuration in its metadata")
         return dict(model={k: v.to(map_location) for k, v in sd.items()}, config=cfg, path=p)

@@ -195,7 +195,7 @@ def explorer_bundle(model, # a trained model of the course (`encode`/`embed`, `d
     against PyTorch) and `meta.json` (shape, value range, ranked dimensions with their scores, centre and scale, a base
     code, pairs of test-image codes, and a `check` code with its PyTorch decoding for the page's tests). Returns the
     meta dict. Raises `ImportError` without the onnx extra."""
-    from vae_course.reliability import export_onnx            # the reliability chapter's exporter (onnx extra)
+    from vae_course.sharing import export_onnx                # the sharing chapter's exporter (onnx extra)
     images = _Images(data)
     dest = Path(out)/name
     r = export_onnx(model, dest)
