@@ -78,7 +78,7 @@ def train(model: str = 'ae', # a name from `MODELS`
           epochs: int | None = None, # total number of epochs; None: from `steps`
           out: str | Path = 'runs/run', # output folder
           batch_size: int | None = None, # None: the model's default (128 for most)
-          lr: float = 1e-3,
+          lr: float | None = None, # None: the model's default (`vae_course list`); with `resume`: the run's
           steps: int | None = None, # total optimiser steps (rounded up to whole epochs); None with `epochs` None: the model's default
           latent_dim: int | None = None, # None: the model's default
           image_size: int | None = None, # None: the model's default, else the data set's native size
@@ -114,6 +114,7 @@ def train(model: str = 'ae', # a name from `MODELS`
     auto_batch = batch_size is None
     batch_size = spec.default_batch_size if auto_batch else batch_size
     if batch_size < 1: raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
+    lr_given, lr = lr is not None, spec.default_lr if lr is None else lr
     if not (math.isfinite(lr) and lr > 0): raise UsageError(f"--lr must be a finite number > 0, got {lr}")
     if max_grad_norm is not None and not (math.isfinite(max_grad_norm) and max_grad_norm > 0):
         raise UsageError(f"--max-grad-norm must be a finite number > 0, got {max_grad_norm}")
@@ -154,6 +155,7 @@ def train(model: str = 'ae', # a name from `MODELS`
                 if not last.is_file(): raise UsageError(f"--resume: no checkpoint at {last}")
                 prev_ck = load_checkpoint(last); prev = prev_ck['config']
                 if prev.get('model') != model: raise UsageError(f"--resume: {last} was trained with model {prev.get('model')!r}, not {model!r}")
+                if not lr_given and 'lr' in prev: lr = prev['lr']   # the run's own rate, not today's default
             try: device = str(get_device(device)) if device not in (None, 'auto') else device
             except ValueError as e: raise UsageError(str(e)) from e
             folder = dataset.startswith('folder:')
@@ -290,7 +292,8 @@ def add_train_args(p: argparse.ArgumentParser):
     p.add_argument('--epochs', type=_positive_int, default=None, help='total number of epochs, instead of --steps')
     p.add_argument('--out', default=None, help='output folder (default: runs/PRESET-DATASET or runs/MODEL-DATASET)')
     p.add_argument('--batch-size', type=_positive_int, default=None, help="images per batch (default: the model's: " + _per_model('default_batch_size', MODELS) + ")")
-    p.add_argument('--lr', type=float, default=None, help='learning rate (default: 1e-3)')
+    p.add_argument('--lr', type=float, default=None, help="learning rate (default: the model's: 0.001, " +
+                   ', '.join(f"{n} {s.default_lr:g}" for n, s in sorted(MODELS.items()) if s.default_lr != 1e-3) + ")")
     p.add_argument('--lr-schedule', choices=LR_SCHEDULES, default=None,
                    help='constant, two_phase (lr then lr/20 for the last third) or one_cycle (default: constant)')
     p.add_argument('--latent-dim', type=_positive_int, default=None, help="size of the latent code (default: the model's: " + _per_model('default_latent_dim', MODELS) + ")")
@@ -318,7 +321,8 @@ def add_train_args(p: argparse.ArgumentParser):
     p.add_argument('--resume', action='store_true', help="continue the run in --out from checkpoints/last.pt, with every setting of its config.json (a flag that changes one is applied and recorded, or refused)")
     p.add_argument('--overwrite', action='store_true', help='replace the run already in --out (its files only); without it a folder with a run is refused')
     p.add_argument('--quiet', action='store_true', help='no progress bars or per-epoch lines (the one-line summary at the end stays)')
-    g = p.add_argument_group('model hyperparameters (each applies to the models listed)')
+    g = p.add_argument_group("model hyperparameters (each applies to the models listed; some models change a default per data set, "
+                             "e.g. on a folder of your own images: `vae_course list` shows those values)")
     seen = {}
     for spec in sorted(MODELS.values(), key=lambda s: s.name):
         for k, v in spec.hparams.items(): seen.setdefault(k, []).append((spec.name, v))
@@ -371,14 +375,17 @@ def run_train(args) -> int:
 def add_list_args(p: argparse.ArgumentParser): "`vae_course list` has no options."
 
 def run_list(args) -> int:
-    "`vae_course list`: every model with its defaults (data set, image size, latent size, steps, batch, every hyperparameter), every data set and every preset."
+    "`vae_course list`: every model with its defaults (data set, image size, latent size, steps, batch, learning rate, every hyperparameter and the per-data-set values), every data set and every preset."
     from vae_course.registry import MODELS, DATASETS
     from vae_course.presets import PRESETS
-    print('models (default data set, image size, latent size, steps, batch size; hyperparameters with their defaults):')
+    print('models (default data set, image size, latent size, steps, batch size, learning rate; hyperparameters with their defaults):')
     for n, s in sorted(MODELS.items()):
         print(f"  {n:16s} {s.default_dataset}, {s.default_image_size or 'native'} px, latent {s.default_latent_dim}, {s.default_steps} steps, "
-              f"batch {s.default_batch_size}, pixels in [{s.value_range[0]:g}, {s.value_range[1]:g}]: {s.help}")
+              f"batch {s.default_batch_size}, lr {s.default_lr:g}, pixels in [{s.value_range[0]:g}, {s.value_range[1]:g}]: {s.help}")
         if s.hparams: print(f"  {'':16s}   " + ', '.join(f"--{k.replace('_', '-')} {v}" for k, v in s.hparams.items()))
+        groups = {}                                          # per-data-set values, data sets with the same values on one line
+        for ds, hp in s.dataset_hparams.items(): groups.setdefault(' '.join(f"--{k.replace('_', '-')} {v}" for k, v in hp.items()), []).append(ds)
+        for flags, names in groups.items(): print(f"  {'':16s}   on {', '.join(names)}: {flags}")
     print('data sets:'); [print(f'  {n:16s} {h}') for n, h in DATASETS.items()]
     print('presets (vae_course presets: what each reproduces):'); [print(f'  {n:16s} reference {p.reference}, --model {p.settings["model"]}') for n, p in PRESETS.items()]
     return 0

@@ -179,7 +179,7 @@ class DesubpixelDecoder(nn.Module):
                  'optional perceptual loss (--perceptual none|vgg16|own)',
                  hparams=dict(n_blocks=5, base_channels=8, final_size=32, beta_kl=0.04, beta_rec=1.0, perceptual='none',
                               lambda_perceptual=400.0, resample='desubpixel', icnr=False),
-                 value_range=(-1., 1.), default_dataset='photos', default_image_size=64, default_latent_dim=128, default_steps=300, default_batch_size=16)
+                 value_range=(-1., 1.), default_dataset='photos', default_image_size=64, default_latent_dim=128, default_steps=300, default_batch_size=16, default_lr=4e-4)
 class DesubpixelVAE(PerceptualVAEMixin, VAEModel):
     """Beta-VAE with the desubpixel beta-VAE project's encoder and mirrored PixelShuffle decoder, for `(B, channels, image_size,
     image_size)` images in [-1, 1] (tanh output, Gaussian likelihood with unit variance). `loss = beta_rec * rec +

@@ -12,7 +12,7 @@ from .vae import ConvVAE
 from .introvae import *
 
 # %% auto #0
-__all__ = ['introvae', 'soft_introvae', 'as_introvae']
+__all__ = ['FOLDER_HPARAMS', 'introvae', 'soft_introvae', 'as_introvae']
 
 # %% ../nbs/08b_introvae_images.ipynb #1ce79cf8
 def _gaussian_conv_vae(channels: int, image_size: int, latent_dim: int, base_channels: int) -> ConvVAE:
@@ -20,10 +20,14 @@ def _gaussian_conv_vae(channels: int, image_size: int, latent_dim: int, base_cha
     return ConvVAE(channels, image_size, latent_dim, base_channels=base_channels, likelihood='gaussian')
 
 _COMMON = dict(base_channels=32, vae_warmup_steps=0)
+FOLDER_HPARAMS = {   # `--dataset folder:PATH` (your own photos, 64x64 RGB): measured on 100 photos, see "On your own photos" below
+    'introvae': dict(beta=1.0, vae_warmup_steps=100),                         # L_r weighted as on the digits, 100 plain VAE steps first
+    'soft_introvae': INTROVAE_HPARAMS['soft_introvae']['celeba'],             # as on celeba (CelebA-HQ's values): beta_kl 0.5, beta_neg 1024
+    'as_introvae': INTROVAE_HPARAMS['as_introvae']['celeba']}
 
 @register_model('introvae', help='IntroVAE (Huang et al. 2018) around the conv VAE: KL hinge with margin m; two Adams (paper: --lr 2e-4)',
                 hparams=dict(**_COMMON, margin=120.0, alpha=0.25, alpha_g=0.5, beta=0.05),
-                default_dataset='digits', default_latent_dim=32, dataset_hparams=INTROVAE_HPARAMS['introvae'], default_steps=600, default_batch_size=64)
+                default_dataset='digits', default_latent_dim=32, dataset_hparams=dict(INTROVAE_HPARAMS['introvae'], folder=FOLDER_HPARAMS['introvae']), default_steps=600, default_batch_size=64)
 def introvae(channels: int = 1, image_size: int = 28, latent_dim: int = 32, base_channels: int = 32, **hparams) -> IntroVAE:
     "IntroVAE around a Gaussian `ConvVAE` for `(B, channels, image_size, image_size)` images in [0, 1] (`hparams`: see `IntroVAE`)."
     return IntroVAE(_gaussian_conv_vae(channels, image_size, latent_dim, base_channels), **hparams)
@@ -31,13 +35,13 @@ def introvae(channels: int = 1, image_size: int = 28, latent_dim: int = 32, base
 _SOFT = dict(**_COMMON, beta_kl=1.0, beta_rec=1.0, beta_neg=256.0, gamma_r=1e-8, beta_neg_schedule=False)
 
 @register_model('soft_introvae', help='Soft-IntroVAE (Daniel & Tamar 2021) around the conv VAE: expELBO of fakes; two Adams (paper: --lr 2e-4)',
-                hparams=_SOFT, default_dataset='digits', default_latent_dim=32, dataset_hparams=INTROVAE_HPARAMS['soft_introvae'], default_steps=400, default_batch_size=64)
+                hparams=_SOFT, default_dataset='digits', default_latent_dim=32, dataset_hparams=dict(INTROVAE_HPARAMS['soft_introvae'], folder=FOLDER_HPARAMS['soft_introvae']), default_steps=400, default_batch_size=64)
 def soft_introvae(channels: int = 1, image_size: int = 28, latent_dim: int = 32, base_channels: int = 32, **hparams) -> SoftIntroVAE:
     "Soft-IntroVAE around a Gaussian `ConvVAE` for `(B, channels, image_size, image_size)` images in [0, 1] (`hparams`: see `SoftIntroVAE`)."
     return SoftIntroVAE(_gaussian_conv_vae(channels, image_size, latent_dim, base_channels), **hparams)
 
 @register_model('as_introvae', help='AS-IntroVAE (Lu et al. 2022) around the conv VAE: Soft-IntroVAE with d_AS handing over to the KL (paper: --lr 2e-4)',
-                hparams=_SOFT, default_dataset='digits', default_latent_dim=32, dataset_hparams=INTROVAE_HPARAMS['as_introvae'], default_steps=400, default_batch_size=64)
+                hparams=_SOFT, default_dataset='digits', default_latent_dim=32, dataset_hparams=dict(INTROVAE_HPARAMS['as_introvae'], folder=FOLDER_HPARAMS['as_introvae']), default_steps=400, default_batch_size=64)
 def as_introvae(channels: int = 1, image_size: int = 28, latent_dim: int = 32, base_channels: int = 32, **hparams) -> ASIntroVAE:
     "AS-IntroVAE around a Gaussian `ConvVAE` for `(B, channels, image_size, image_size)` images in [0, 1] (`hparams`: see `SoftIntroVAE`)."
     return ASIntroVAE(_gaussian_conv_vae(channels, image_size, latent_dim, base_channels), **hparams)

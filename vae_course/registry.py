@@ -34,6 +34,7 @@ class ModelSpec:
     dataset_hparams: dict = field(default_factory=dict)  # {dataset: {hparam: value}} per-data-set defaults
     default_steps: int = 1000                     # optimiser steps of `vae_course train` without --steps/--epochs
     default_batch_size: int = 128                 # images per batch of `vae_course train` without --batch-size
+    default_lr: float = 1e-3                      # learning rate of `vae_course train` without --lr
 
 MODEL_MODULES = ('autoencoder', 'vae', 'vae_photos', 'desubpixel', 'introvae_images', 'presets')   # the chapters whose modules register models
 

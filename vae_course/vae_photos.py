@@ -17,7 +17,7 @@ __all__ = ['ConvVAEBN', 'VAE64', 'coco_transform', 'random_crops', 'crop_similar
 
 # %% ../nbs/04c_vae_photos.ipynb #b98ffbce
 @register_model('conv_vae_bn', help='seven-layer conv VAE with BatchNorm (the seven-layer BatchNorm VAE project), latent 512, BCE + KL, side divisible by 64',
-                hparams=dict(**_VAE_HP), default_dataset='photos', default_image_size=64, default_latent_dim=512, default_steps=400, default_batch_size=64)
+                hparams=dict(**_VAE_HP), default_dataset='photos', default_image_size=64, default_latent_dim=512, default_steps=400, default_batch_size=64, default_lr=4e-4)
 class ConvVAEBN(VAEModel):
     """The seven-layer BatchNorm VAE project's conv VAE for `(B, channels, image_size, image_size)` images in [0, 1], `image_size`
     divisible by 64 (else `ValueError`). Encoder: six 3x3 stride-2 convs 32-64-64-128-128-256 (BatchNorm after the 2nd
