@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_learner.ipynb #b63bc08f
 from __future__ import annotations
-import os, sys, json, time, math, random, csv, hashlib
+import os, sys, json, time, math, random, csv
 from pathlib import Path
 from typing import Callable, Sequence
 import numpy as np
