@@ -13,7 +13,7 @@ MAX_W, MAX_H = 720, 300
 # Which image output of each chapter (0 = the notebook's first image output) shows the chapter best.
 PICKS = {'00_core': 0, '01_data': 2, '01a_model': 1, '02_learner': 1, '02a_runs': 0, '02b_registry': 1, '03_autoencoder': 5,
          '04_vae': 4, '04b_vae_tradeoffs': 4, '04c_vae_photos': 3, '05_vae_evaluation': 1, '05a_quality_metrics': 2,
-         '06_perceptual_loss': 2, '06b_perceptual_experiments': 1, '07_desubpixel_resnet': 0, '07b_desubpixel_vs_strided': 2, '08_introvae': 0, '08a_introvae_toys': 1, '08b_introvae_images': 2, '08c_as_introvae_faces': 2,
+         '06_perceptual_loss': 2, '06b_perceptual_experiments': 1, '07_desubpixel_resnet': 0, '07b_desubpixel_vs_strided': 2, '08_introvae': 0, '08a_introvae_toys': 1, '08b_introvae_images': 2, '08c_as_introvae_faces': 3,
          '09_latent_exploration': 2, '09b_latent_maps': 3, '94_latent_widgets': 2, '94b_latent_map_widgets': 1, '90_cli': 1, '91_reliability': 0, '91b_sharing': 0, '92_presets': 0,
          '93_image_files': 0}
 
