@@ -6,9 +6,10 @@
 from __future__ import annotations
 import torch
 import torch.nn.functional as F
+from .vae import reparameterize
 
 # %% auto #0
-__all__ = ['jacobian', 'jacobian_rank', 'pixels_seen', 'overlap_counts']
+__all__ = ['jacobian', 'jacobian_rank', 'pixels_seen', 'overlap_counts', 'refine_posterior']
 
 # %% ../nbs/07b_desubpixel_vs_strided.ipynb #96910254
 def jacobian(layer, shape=(4, 8, 8)):
@@ -31,3 +32,32 @@ def pixels_seen(layer, shape=(4, 8, 8), n=5):
 def overlap_counts(k: int, s: int, n: int = 10) -> torch.Tensor:
     "Stamps landing on each output position of a 1-d transposed convolution (kernel `k`, stride `s`) of `n` inputs: `(s (n - 1) + k,)`."
     return F.conv_transpose1d(torch.ones(1, 1, n), torch.ones(1, 1, k), stride=s)[0, 0]
+
+# %% ../nbs/07b_desubpixel_vs_strided.ipynb #bc7ed095
+def refine_posterior(model, # a VAE of the course (`encode`, `decode_raw`, `output`, `loss_terms`)
+                     x: torch.Tensor, # (B, C, H, W) images in the model's `value_range`
+                     steps: int = 300, # Adam steps (0: the encoder's posterior itself)
+                     lr: float = 0.05, # Adam's learning rate for mu and logvar
+                     generator: torch.Generator | None = None, # for the reparameterized samples
+                    ) -> dict:
+    """Semi-amortized inference (Kim et al. 2018, https://arxiv.org/abs/1802.02550): start at the encoder's posterior
+    and take `steps` Adam steps on the model's own per-image loss (beta_rec * rec + beta_kl * KL, nats, one
+    reparameterized sample z = mu + sigma * eps per step) with respect to each image's `mu` and `logvar` only; the
+    model's weights are not changed. The loss the refinement removes is the amortization gap (Cremer et al. 2018,
+    https://arxiv.org/abs/1801.03558). Returns `dict(mu, logvar, losses)`: `mu`, `logvar` `(B, D)` and the batch-mean
+    loss at every step (`steps` floats, nats per image). Raises `ValueError` for `steps < 0` or `lr <= 0`."""
+    if steps < 0 or lr <= 0: raise ValueError(f'need steps >= 0 and lr > 0, got steps={steps}, lr={lr}')
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(): enc = model.encode(x)
+        mu, logvar = enc['mu'].detach().clone().requires_grad_(True), enc['logvar'].detach().clone().requires_grad_(True)
+        opt, losses = torch.optim.Adam([mu, logvar], lr=lr), []
+        for _ in range(steps):
+            raw = model.decode_raw(reparameterize(mu, logvar, generator))
+            loss = model.loss_terms(x, dict(mu=mu, logvar=logvar, raw=raw, x_hat=model.output(raw)))['loss']
+            mu.grad, logvar.grad = torch.autograd.grad(loss, [mu, logvar])   # the weights get no gradient
+            opt.step(); losses.append(float(loss.detach()))
+    finally:
+        model.train(was_training)
+    return dict(mu=mu.detach(), logvar=logvar.detach(), losses=losses)
