@@ -18,7 +18,6 @@ from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataPara
 from accelerate.state import AcceleratorState
 from .core import *
 from .model import *
-from .data import cache_root
 
 # %% auto #0
 __all__ = ['CancelFitException', 'CancelEpochException', 'CancelBatchException', 'NonFiniteLossError', 'Callback', 'run_cbs',
