@@ -22,7 +22,7 @@ DESUBPIXEL = {   # name -> (settings of `vae_course train` over the showcase's, 
     'baseline': ({}, None),
     'augment': ({'augment': True}, None),                    # the project's perspective warp, resized crop and flip
     'flip': ({'augment': True}, 'flip'),                     # horizontal flips only
-    'final_size_8': ({'final_size': 8}, None),               # a third of the parameters (smaller fully connected layers)
+    'final_size_8': ({'final_size': 8}, None),               # half the parameters (smaller fully connected layers)
     'beta_kl_0.04': ({'beta_kl': 0.04}, None),
     'encoder_noise_0.1': ({}, 0.1),                          # Gaussian noise on the encoder's input while training (Shu et al. 2018)
     'encoder_noise_0.3': ({}, 0.3),
