@@ -279,7 +279,7 @@ def _per_model(attr: str, MODELS) -> str:
 
 def add_train_args(p: argparse.ArgumentParser):
     "The options of `vae_course train`: one per model hyperparameter of the registry (this imports the models). Options default to None: unset, so that a preset, a config file or a resumed run's config.json supplies them."
-    from vae_course.registry import MODELS, DATASETS
+    from vae_course.registry import MODELS, DATASETS, ModelSpec
     from vae_course.presets import PRESETS
     models = ', '.join(sorted(MODELS))
     p.add_argument('--preset', default=None, help="settings of a reference project: " + ', '.join(PRESETS) + " (`vae_course presets` says what each reproduces); flags override it")
@@ -292,8 +292,8 @@ def add_train_args(p: argparse.ArgumentParser):
     p.add_argument('--epochs', type=_positive_int, default=None, help='total number of epochs, instead of --steps')
     p.add_argument('--out', default=None, help='output folder (default: runs/PRESET-DATASET or runs/MODEL-DATASET)')
     p.add_argument('--batch-size', type=_positive_int, default=None, help="images per batch (default: the model's: " + _per_model('default_batch_size', MODELS) + ")")
-    p.add_argument('--lr', type=float, default=None, help="learning rate (default: the model's: 0.001, " +
-                   ', '.join(f"{n} {s.default_lr:g}" for n, s in sorted(MODELS.items()) if s.default_lr != 1e-3) + ")")
+    p.add_argument('--lr', type=float, default=None, help=f"learning rate (default: the model's: {ModelSpec.default_lr:g}, " +
+                   ', '.join(f"{n} {s.default_lr:g}" for n, s in sorted(MODELS.items()) if s.default_lr != ModelSpec.default_lr) + ")")
     p.add_argument('--lr-schedule', choices=LR_SCHEDULES, default=None,
                    help='constant, two_phase (lr then lr/20 for the last third) or one_cycle (default: constant)')
     p.add_argument('--latent-dim', type=_positive_int, default=None, help="size of the latent code (default: the model's: " + _per_model('default_latent_dim', MODELS) + ")")
